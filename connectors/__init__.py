@@ -1,0 +1,4 @@
+"""Vendor connectors: thin adapters satisfying correlator.ports.
+
+Only correlator.wiring imports them.
+"""

@@ -1,0 +1,156 @@
+"""Alertmanager webhook v4 (inbound wire model) and the domain Alert.
+
+Wire facts (REFERENCE.md §1, reference/wire-formats.md §1.1): firing alerts carry the Go zero time
+as ``endsAt`` (go by ``status``); ``receiver`` is regex-escaped; newer Alertmanagers add
+``notification_reason`` (0.32) and ``routeLabels`` (0.34), so unknown fields are accepted. Old
+third-party captures lack ``fingerprint``/``generatorURL``/per-alert ``status``: tolerated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated
+from urllib.parse import parse_qs, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+
+LabelValue = Annotated[str, StringConstraints(max_length=16_384)]
+Labels = dict[str, LabelValue]
+
+
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class WebhookAlert(BaseModel):
+    """One element of ``alerts[]`` exactly as Alertmanager sends it."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    status: AlertStatus | None = None
+    labels: Labels
+    annotations: Labels = Field(default_factory=dict)
+    starts_at: datetime = Field(alias="startsAt")
+    ends_at: datetime | None = Field(default=None, alias="endsAt")
+    generator_url: str = Field(default="", alias="generatorURL", max_length=65_536)
+    fingerprint: str = Field(default="", max_length=256)
+
+    @field_validator("labels")
+    @classmethod
+    def _has_alertname(cls, v: Labels) -> Labels:
+        if not v.get("alertname"):
+            raise ValueError("labels.alertname is required")
+        return v
+
+
+class AlertmanagerWebhook(BaseModel):
+    """The Alertmanager webhook body, ``version: "4"``."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    version: str = "4"
+    group_key: str = Field(default="", alias="groupKey")
+    truncated_alerts: int = Field(default=0, alias="truncatedAlerts", ge=0)
+    status: AlertStatus
+    receiver: str = ""
+    group_labels: Labels = Field(default_factory=dict, alias="groupLabels")
+    common_labels: Labels = Field(default_factory=dict, alias="commonLabels")
+    common_annotations: Labels = Field(default_factory=dict, alias="commonAnnotations")
+    external_url: str = Field(default="", alias="externalURL")
+    alerts: list[WebhookAlert] = Field(min_length=1, max_length=10_000)
+
+    def to_alerts(self) -> list[Alert]:
+        return [Alert.from_webhook(a, self) for a in self.alerts]
+
+
+def label_fingerprint(labels: Labels) -> str:
+    """Stable 16-hex fingerprint for payloads that lack Alertmanager's own."""
+    canon = "\x00".join(f"{k}\x01{v}" for k, v in sorted(labels.items()))
+    return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+
+class Alert(BaseModel):
+    """Domain alert: one alert of a webhook, normalised."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fingerprint: str
+    status: AlertStatus
+    labels: Labels
+    annotations: Labels = Field(default_factory=dict)
+    starts_at: datetime
+    ends_at: datetime | None = None
+    generator_url: str = ""
+    group_key: str = ""
+    receiver: str = ""
+
+    @property
+    def alertname(self) -> str:
+        return self.labels.get("alertname", "")
+
+    @property
+    def severity(self) -> str:
+        return self.labels.get("severity", "")
+
+    @property
+    def expr(self) -> str | None:
+        """PromQL of the rule, from ``generatorURL``'s ``g0.expr`` (never fetched, only parsed)."""
+        return promql_from_generator_url(self.generator_url)
+
+    @classmethod
+    def from_webhook(cls, a: WebhookAlert, hook: AlertmanagerWebhook) -> Alert:
+        status = a.status or hook.status
+        ends = a.ends_at if a.ends_at and a.ends_at > GO_ZERO_TIME else None
+        starts = a.starts_at if a.starts_at.tzinfo else a.starts_at.replace(tzinfo=UTC)
+        return cls(
+            fingerprint=a.fingerprint or label_fingerprint(a.labels),
+            status=status,
+            labels=dict(a.labels),
+            annotations=dict(a.annotations),
+            starts_at=starts,
+            ends_at=ends if status is AlertStatus.RESOLVED else None,
+            generator_url=a.generator_url,
+            group_key=hook.group_key,
+            receiver=hook.receiver,
+        )
+
+
+def promql_from_generator_url(url: str) -> str | None:
+    if not url:
+        return None
+    try:
+        query = parse_qs(urlsplit(url).query)
+    except ValueError:
+        return None
+    values = query.get("g0.expr")
+    return values[0] if values and values[0].strip() else None
+
+
+class TimeWindow(BaseModel):
+    """A closed time interval in UTC."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: datetime
+    end: datetime
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        return v if v.tzinfo else v.replace(tzinfo=UTC)
+
+    @classmethod
+    def around(cls, t: datetime, *, before: timedelta, after: timedelta) -> TimeWindow:
+        return cls(start=t - before, end=t + after)
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    def shift(self, delta: timedelta) -> TimeWindow:
+        return TimeWindow(start=self.start + delta, end=self.end + delta)

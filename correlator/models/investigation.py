@@ -1,0 +1,97 @@
+"""The durable investigation record and what is shown of it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from correlator.models.alert import Alert, AlertStatus
+from correlator.models.analysis import Analysis, Remediation
+from correlator.models.evidence import EvidenceBundle
+
+
+class InvestigationStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class StageTiming(BaseModel):
+    name: str
+    started_at: datetime
+    elapsed_ms: float
+    status: str = "ok"
+    detail: str = ""
+
+
+class LLMStageStats(BaseModel):
+    stage: str
+    model: str
+    status: str = "ok"
+    calls: int = 0
+    wall_ms: float = 0.0
+    ttft_ms: float | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float | None = None
+    retries: int = 0
+    cache_hits: int = 0
+    failures: int = 0
+    error: str | None = None
+
+
+class LLMReport(BaseModel):
+    enabled: bool = False
+    degraded: bool = False
+    reason: str | None = None
+    stages: list[LLMStageStats] = Field(default_factory=list)
+    redactions: dict[str, int] = Field(default_factory=dict)
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    RETRYING = "retrying"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+class NotificationState(BaseModel):
+    id: str
+    channel: str = Field(description="slack, slack_webhook, pagerduty, webhook")
+    kind: str = Field(description="post, update, thread, enrich, note")
+    state: DeliveryState
+    attempts: int = 0
+    last_error: str | None = None
+    external_id: str | None = Field(default=None, description="e.g. Slack message ts")
+    updated_at: datetime | None = None
+
+
+class Investigation(BaseModel):
+    id: str
+    fingerprint: str
+    alert: Alert
+    alert_status: AlertStatus
+    status: InvestigationStatus
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: int = 0
+    error: str | None = None
+    partial: str | None = Field(
+        default=None, description="set when the pipeline ran only part of its stages, and why"
+    )
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    expr: str | None = None
+    evidence: EvidenceBundle | None = None
+    analysis: Analysis | None = None
+    remediation: Remediation | None = None
+    stages: list[StageTiming] = Field(default_factory=list)
+    llm: LLMReport = Field(default_factory=LLMReport)
+    notifications: list[NotificationState] = Field(default_factory=list)
+    note: str | None = Field(default=None, description="latest rendered note (Markdown)")

@@ -1,0 +1,208 @@
+"""Settings: pydantic-settings, env prefix ``CORRELATOR_``, nested delimiter ``__``.
+
+Built once in the entry point (``load_settings``) and passed down; never a module global.
+Precedence: explicit arguments > environment > YAML file (``--config`` / ``CORRELATOR_CONFIG``)
+> defaults. Every field is documented in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _data_dir(name: str) -> Path:
+    """rules/ and prompts/ next to the package (checkout or installed wheel)."""
+    return PACKAGE_ROOT / name
+
+
+class BackendSettings(BaseModel):
+    """HTTP policy shared by every backend (see connectors/_http.py)."""
+
+    url: str | None = None
+    public_url: str | None = Field(
+        default=None, description="base URL for deep links shown to humans (default: url)"
+    )
+    connect_timeout_seconds: float = 2.0
+    timeout_seconds: float = 5.0
+    retries: int = Field(default=2, ge=0, le=10)
+    max_concurrency: int = Field(default=16, ge=1)
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_reset_seconds: float = 30.0
+    bearer_token: SecretStr | None = None
+    basic_user: str | None = None
+    basic_password: SecretStr | None = None
+    tenant: str | None = Field(default=None, description="X-Scope-OrgID for Tempo/Loki/Mimir")
+
+    @property
+    def link_base(self) -> str | None:
+        return self.public_url or self.url
+
+
+class PrometheusSettings(BackendSettings):
+    exemplar_lookback_seconds: float = 900.0
+    exemplar_grace_seconds: float = 120.0
+    max_exemplars: int = Field(default=5, ge=1, le=50)
+    external_labels: list[str] = Field(
+        default_factory=list, description="Alertmanager external_labels to strip from selectors"
+    )
+    trace_id_labels: list[str] = Field(default_factory=lambda: ["trace_id", "traceID", "traceId"])
+
+
+class TempoSettings(BackendSettings):
+    search_limit: int = 5
+
+
+class LokiSettings(BackendSettings):
+    service_labels: list[str] = Field(
+        default_factory=lambda: ["service_name", "service", "app", "job"]
+    )
+    trace_logs_template: str = Field(
+        default='{{{selector}}} | trace_id="{trace_id}"',
+        description="LogQL for trace-to-logs; {selector} and {trace_id} are filled, escaped",
+    )
+    categorize_labels: bool = True
+    error_filter: str = Field(default='|~ "(?i)(error|exception|fatal|panic|fail)"')
+    line_limit: int = 1000
+
+
+class GrafanaSettings(BackendSettings):
+    annotation_tags: list[str] = Field(default_factory=lambda: ["deploy"])
+    prometheus_datasource_uid: str = "prometheus"
+    tempo_datasource_uid: str = "tempo"
+    loki_datasource_uid: str = "loki"
+
+
+class AlertmanagerSettings(BackendSettings):
+    reconcile_interval_seconds: float = 60.0
+
+
+class LLMStageSettings(BaseModel):
+    model: str | None = None
+    max_input_tokens: int = 6000
+    max_output_tokens: int = 800
+    timeout_seconds: float = 30.0
+    concurrency: int = 4
+
+
+class LLMSettings(BaseModel):
+    model: str = Field(default="", description="empty = rules only")
+    api_base: str | None = None
+    api_key: SecretStr | None = None
+    fallback_models: list[str] = Field(default_factory=list)
+    deadline_seconds: float = 60.0
+    digest: LLMStageSettings = Field(default_factory=LLMStageSettings)
+    rank: LLMStageSettings = Field(default_factory=LLMStageSettings)
+    remediate: LLMStageSettings = Field(default_factory=LLMStageSettings)
+    retries: int = 2
+    breaker_failures: int = 3
+    breaker_reset_seconds: float = 60.0
+    redact_emails: bool = False
+    cache: bool = True
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.model)
+
+
+class SlackSettings(BaseModel):
+    bot_token: SecretStr | None = None
+    channel: str | None = None
+    api_url: str = "https://slack.com/api"
+    webhook_url: SecretStr | None = Field(default=None, description="incoming-webhook mode")
+    routes: dict[str, str] = Field(
+        default_factory=dict, description='label matcher -> channel, e.g. {"team=payments": "#pay"}'
+    )
+
+
+class PagerDutySettings(BaseModel):
+    routing_key: SecretStr | None = None
+    events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    mode: Literal["events", "notes"] = "events"
+    api_url: str = "https://api.pagerduty.com"
+    api_token: SecretStr | None = None
+    from_email: str | None = None
+
+
+class WebhookNotifierSettings(BaseModel):
+    url: str | None = None
+    bearer_token: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CORRELATOR_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./correlator.db"
+    webhook_token: SecretStr | None = None
+    ui_token: SecretStr | None = Field(
+        default=None, description="required for the UI/API when not on loopback"
+    )
+    public_url: str = Field(default="http://127.0.0.1:8080", description="links to our own UI")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = Field(default=4, ge=1, le=256)
+    queue_depth_warn: int = Field(default=1000, ge=1)
+    retention_days: int = Field(default=30, ge=1)
+    stuck_after_seconds: float = 300.0
+    evidence_deadline_seconds: float = 10.0
+    body_limit_bytes: int = 1024 * 1024
+    rules_dir: Path = Field(default_factory=lambda: _data_dir("rules"))
+    prompts_dir: Path = Field(default_factory=lambda: _data_dir("prompts"))
+    repo_url_template: str | None = Field(
+        default=None,
+        description="e.g. https://git.example.com/org/{service}/compare/{from_commit}...{to_commit}",
+    )
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+    tempo: TempoSettings = Field(default_factory=TempoSettings)
+    loki: LokiSettings = Field(default_factory=LokiSettings)
+    grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
+    alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
+    webhook: WebhookNotifierSettings = Field(default_factory=WebhookNotifierSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = settings_cls.model_config.get("yaml_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if yaml_file:
+            sources.append(YamlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: object) -> Settings:
+    """Build settings once: env over YAML (``config_file``/``CORRELATOR_CONFIG``) over defaults."""
+    path = config_file or os.environ.get("CORRELATOR_CONFIG")
+    if not path:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+
+    class _FromYaml(Settings):
+        model_config = SettingsConfigDict(yaml_file=str(path))
+
+    return _FromYaml(**overrides)  # type: ignore[arg-type]

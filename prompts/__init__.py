@@ -1,0 +1,1 @@
+"""Data package: Jinja2 prompt templates (*.j2). See README.md."""

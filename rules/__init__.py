@@ -1,0 +1,1 @@
+"""Data package: correlation rules (*.yaml). See README.md."""
