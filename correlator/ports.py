@@ -15,6 +15,7 @@ from correlator.models import (
     Change,
     Deploy,
     Exemplar,
+    Investigation,
     LogLine,
     MetricSeries,
     TimeWindow,
@@ -58,3 +59,20 @@ class DeployStore(Protocol):
     async def add_deploy(self, deploy: Deploy) -> str: ...
 
     async def deploys_between(self, start: datetime, end: datetime) -> list[Deploy]: ...
+
+
+class EventSink(Protocol):
+    """Progress events of an investigation (stored, then streamed as SSE by the API)."""
+
+    async def emit(self, investigation_id: str, kind: str, payload: dict[str, object]) -> None: ...
+
+
+class NoteSink(Protocol):
+    """Receives the investigation each time its note should be (re)published.
+
+    ``phase`` is one of ``rules`` (first note, before any LLM call), ``llm`` (LLM stages done),
+    ``resolved`` (the alert resolved). The notify outbox implements it: it stores the
+    notifications and delivers them later, so publishing never blocks on Slack/PagerDuty.
+    """
+
+    async def publish(self, investigation: Investigation, *, phase: str) -> None: ...
