@@ -271,6 +271,15 @@ class MetricSeries(BaseModel):
     signal: str | None = Field(default=None, description="rules signal that asked for it")
 
 
+class MetricQuery(BaseModel):
+    """A per-service PromQL query that rules ask the evidence chain to run."""
+
+    name: str
+    expr: str
+    service: str | None = None
+    signal: str | None = None
+
+
 class EvidenceBundle(BaseModel):
     """Everything gathered for one alert. Typed payloads point back to their envelope by id."""
 
