@@ -7,15 +7,19 @@ those into status envelopes, so nothing below ever reaches a caller as a crash.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from correlator.models import (
+    Alert,
     Change,
     Deploy,
     Exemplar,
     Investigation,
+    InvestigationStatus,
     LogLine,
     MetricSeries,
     TimeWindow,
@@ -76,3 +80,97 @@ class NoteSink(Protocol):
     """
 
     async def publish(self, investigation: Investigation, *, phase: str) -> None: ...
+
+
+class ActiveAlertSource(Protocol):
+    """Alerts currently firing upstream (Alertmanager ``/api/v2/alerts``), for reconciliation."""
+
+    async def active_alerts(self) -> list[Alert]: ...
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One progress event of an investigation as stored (``id`` increases per store)."""
+
+    id: int
+    investigation_id: str
+    kind: str
+    created_at: datetime
+    payload: dict[str, object] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    """Durable investigations, their work queue and events, and deploys (satisfies DeployStore).
+
+    Implemented by ``correlator.store.SqlStore``. Every write is committed before it returns.
+    Status moves queued -> running (``claim_next``) -> done | failed (``save``); ``running`` rows
+    carry a lease that the worker renews; expired leases go back to ``queued``.
+    """
+
+    async def create_or_get(self, alert: Alert) -> tuple[Investigation, bool]:
+        """One investigation per (fingerprint, starts_at); ``True`` when newly created."""
+        ...
+
+    async def mark_resolved(
+        self, fingerprint: str, starts_at: datetime, ends_at: datetime | None
+    ) -> Investigation | None: ...
+
+    async def claim_next(self, owner: str, lease_seconds: float) -> Investigation | None: ...
+
+    async def renew_lease(
+        self, investigation_id: str, owner: str, lease_seconds: float
+    ) -> bool: ...
+
+    async def release(self, investigation_id: str, owner: str) -> bool:
+        """Give a claimed investigation back to the queue (graceful shutdown)."""
+        ...
+
+    async def save(self, inv: Investigation, *, owner: str | None = None) -> bool: ...
+
+    async def get(self, investigation_id: str) -> Investigation | None: ...
+
+    async def count(
+        self,
+        *,
+        status: InvestigationStatus | None = None,
+        alertname: str | None = None,
+        service: str | None = None,
+    ) -> int: ...
+
+    async def requeue_stale(self, now: datetime) -> int: ...
+
+    async def requeue_running_on_start(self) -> int: ...
+
+    async def prune(self, older_than: datetime) -> int: ...
+
+    async def queue_depth(self) -> int: ...
+
+    async def add_deploy(self, deploy: Deploy) -> str: ...
+
+    async def deploys_between(self, start: datetime, end: datetime) -> builtins.list[Deploy]: ...
+
+    async def recent_deploys(
+        self, *, limit: int = 50, offset: int = 0
+    ) -> builtins.list[tuple[str, Deploy]]:
+        """(id, deploy), newest first."""
+        ...
+
+    async def append_event(
+        self, investigation_id: str, kind: str, payload: dict[str, object]
+    ) -> int: ...
+
+    async def events_after(
+        self, investigation_id: str, after_id: int, limit: int = 500
+    ) -> builtins.list[StoredEvent]: ...
+
+    async def ping(self) -> bool: ...
+
+    async def list(
+        self,
+        *,
+        status: InvestigationStatus | None = None,
+        alertname: str | None = None,
+        service: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> builtins.list[Investigation]: ...
