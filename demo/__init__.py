@@ -1,0 +1,1 @@
+"""Demo workloads for the compose stack and the end-to-end test (not part of the shipped wheel)."""
