@@ -82,6 +82,42 @@ class NoteSink(Protocol):
     async def publish(self, investigation: Investigation, *, phase: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class OutboundNote:
+    """One notification the outbox hands to a notifier (payload already rendered).
+
+    ``kind``: ``post`` (new message), ``update`` (edit ``external_id``), ``thread`` (reply under
+    ``external_id``), ``enrich`` (PagerDuty event), ``note`` (PagerDuty incident note), ``post``
+    for webhooks. ``target`` is the channel-specific address (e.g. a Slack channel).
+    """
+
+    channel: str
+    kind: str
+    target: str
+    payload: dict[str, object]
+    idempotency_key: str
+    investigation_id: str
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    """What a delivered notification returned: the message id to edit later (Slack ``ts``)."""
+
+    external_id: str | None = None
+    target: str | None = None
+
+
+class Notifier(Protocol):
+    """Delivers one ``OutboundNote`` (connectors/slack.py, pagerduty.py, webhook.py).
+
+    Raises ``correlator.errors.NotifyError`` (``retryable`` says whether to try again) or a
+    ``BackendError`` (``transient``; ``BackendRateLimited.retry_after``); the outbox retries.
+    """
+
+    async def send(self, note: OutboundNote) -> DeliveryReceipt: ...
+
+
 class ActiveAlertSource(Protocol):
     """Alerts currently firing upstream (Alertmanager ``/api/v2/alerts``), for reconciliation."""
 

@@ -57,6 +57,7 @@ class DeliveryState(StrEnum):
     RETRYING = "retrying"
     EXPIRED = "expired"
     FAILED = "failed"
+    SUPERSEDED = "superseded"
 
 
 class NotificationState(BaseModel):
