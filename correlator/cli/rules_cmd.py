@@ -1,0 +1,34 @@
+"""``correlator rules check [DIR]``: validate a rules directory, errors as file:line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _check(args: argparse.Namespace) -> int:
+    from correlator.rules import check_directory
+
+    directory = Path(args.directory)
+    ruleset, problems = check_directory(directory)
+    for problem in problems:
+        print(str(problem), file=sys.stderr)
+    if ruleset is None:
+        print(f"{len(problems)} problem(s) in {directory}", file=sys.stderr)
+        return 1
+    print(
+        f"ok: {len(ruleset.sources)} file(s), {len(ruleset.rules)} rule(s), "
+        f"{len(ruleset.metrics)} metric template(s)"
+    )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("rules", help="correlation rules (rules/*.yaml)")
+    rules_sub = parser.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")
+    check = rules_sub.add_parser("check", help="validate a rules directory (exit 1 on errors)")
+    check.add_argument(
+        "directory", nargs="?", default="rules", help="rules directory (default: rules)"
+    )
+    check.set_defaults(func=_check)

@@ -1,0 +1,15 @@
+"""Deterministic correlation: rules/*.yaml + signals over the evidence bundle -> ranked hypotheses.
+
+Public API::
+
+    load_ruleset(directory: Path) -> RuleSet
+    rank(bundle: EvidenceBundle, ruleset: RuleSet) -> Analysis
+    RuleSet.metric_queries(alert: Alert, services: Iterable[str]) -> list[MetricQuery]
+    check_directory(directory: Path) -> tuple[RuleSet | None, list[Problem]]
+"""
+
+from correlator.rules.loader import Problem, RulesError, check_directory, load_ruleset
+from correlator.rules.ruleset import RuleSet
+from correlator.rules.scoring import rank
+
+__all__ = ["Problem", "RuleSet", "RulesError", "check_directory", "load_ruleset", "rank"]

@@ -1,0 +1,190 @@
+"""Typed schema of ``rules/*.yaml`` (pydantic, ``extra="forbid"``; nothing is ever evaluated).
+
+A rules file is a mapping with any of these keys (several files are merged by ``loader``):
+
+- ``rules``: which signals apply to which alerts (alertname regex + label regex matchers) and
+  their weights.
+- ``weights``: default weight per signal (used when a matching rule does not override it).
+- ``metrics``: PromQL templates per resource/traffic signal, rendered per implicated service.
+- ``remediation``: command templates (kubectl, helm, Argo CD rollback; disable flag; scale;
+  restart) and verify-metric templates per fault type.
+- ``next_queries``: what a human should run when a piece of evidence is missing.
+- ``thresholds``: numeric knobs of the signals and of the no-fault / insufficient outcomes.
+- ``settings``: label names used when rendering templates.
+
+Templates are rendered only through ``correlator.templating.render_string`` (sandboxed,
+StrictUndefined) with label values escaped for their destination (PromQL string, shell word).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from correlator.models import Alert, FaultType
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SignalName(StrEnum):
+    ERROR_ORIGIN = "error_origin"
+    LATENCY_ORIGIN = "latency_origin"
+    LOGS = "logs"
+    CHANGE = "change"
+    RESOURCE = "resource"
+    TOPOLOGY = "topology"
+    TRAFFIC = "traffic"
+
+
+class MetricSignal(StrEnum):
+    """What a rules-defined PromQL template measures (``MetricSeries.signal``)."""
+
+    CPU = "cpu"
+    MEMORY = "memory"
+    DISK = "disk"
+    RESTARTS = "restarts"
+    REQUEST_RATE = "request_rate"
+
+
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regex {value!r}: {exc}") from exc
+    return value
+
+
+class Matcher(Strict):
+    """Regexes (full match) on the alertname and on label values. All must match."""
+
+    alertname: str = ".*"
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("alertname")
+    @classmethod
+    def _alertname_regex(cls, v: str) -> str:
+        return _check_regex(v)
+
+    @field_validator("labels")
+    @classmethod
+    def _label_regexes(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, rx in v.items():
+            if not _LABEL_NAME.match(name):
+                raise ValueError(f"invalid label name {name!r}")
+            _check_regex(rx)
+        return v
+
+    def matches(self, alert: Alert) -> bool:
+        if not re.fullmatch(self.alertname, alert.alertname):
+            return False
+        for name, rx in self.labels.items():
+            value = alert.labels.get(name)
+            if value is None or not re.fullmatch(rx, value):
+                return False
+        return True
+
+
+class Rule(Strict):
+    name: str = Field(min_length=1, max_length=128)
+    description: str = ""
+    match: Matcher = Field(default_factory=Matcher)
+    signals: list[SignalName] = Field(min_length=1)
+    weights: dict[SignalName, float] = Field(default_factory=dict)
+
+    @field_validator("weights")
+    @classmethod
+    def _non_negative(cls, v: dict[SignalName, float]) -> dict[SignalName, float]:
+        for k, w in v.items():
+            if w < 0:
+                raise ValueError(f"weight of {k} must be >= 0")
+        return v
+
+
+class MetricTemplate(Strict):
+    """One PromQL template; variables: ``service``, ``namespace`` (escaped), ``service_label``."""
+
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+    signal: MetricSignal
+    expr: str = Field(min_length=1, max_length=4096)
+    description: str = ""
+
+
+class RollbackTemplates(Strict):
+    """Rollback command templates per tool; variables are shell-quoted before rendering."""
+
+    kubectl: str = ""
+    helm: str = ""
+    argocd: str = ""
+
+
+class RemediationTemplates(Strict):
+    """Commands are proposals only: rendered into the note, never executed."""
+
+    rollback: RollbackTemplates = Field(default_factory=RollbackTemplates)
+    disable_flag: list[str] = Field(default_factory=list)
+    revert_config: list[str] = Field(default_factory=list)
+    scale: list[str] = Field(default_factory=list)
+    restart: list[str] = Field(default_factory=list)
+    verify: dict[FaultType, str] = Field(
+        default_factory=dict, description="PromQL that should recover, per fault type"
+    )
+    verify_default: str = ""
+    risk: dict[str, str] = Field(default_factory=dict, description="remediation kind -> risk")
+
+
+class NextQueries(Strict):
+    """Templates of what a human should run when evidence is missing (per evidence kind)."""
+
+    traces: str = ""
+    logs: str = ""
+    exemplars: str = ""
+    deploys: str = ""
+    metrics: str = ""
+
+
+class Thresholds(Strict):
+    change_lookback_minutes: float = Field(default=120.0, gt=0)
+    change_grace_minutes: float = Field(default=2.0, ge=0)
+    resource_robust_z: float = Field(default=3.0, gt=0)
+    resource_guard_seconds: float = Field(default=90.0, ge=0)
+    traffic_ratio: float = Field(default=2.0, gt=1)
+    latency_ratio: float = Field(default=2.0, gt=1)
+    latency_min_excess_ms: float = Field(default=20.0, ge=0)
+    log_surge_ratio: float = Field(default=3.0, gt=1)
+    log_min_count: int = Field(default=3, ge=1)
+    min_score: float = Field(default=0.15, ge=0, description="below: not an accusation")
+    max_hypotheses: int = Field(default=5, ge=1, le=20)
+
+
+class Settings(Strict):
+    service_label: str = "service"
+    namespace_label: str = "namespace"
+    alert_service_labels: list[str] = Field(
+        default_factory=lambda: ["service", "service_name", "app", "job"]
+    )
+
+    @field_validator("service_label", "namespace_label")
+    @classmethod
+    def _label_name(cls, v: str) -> str:
+        if not _LABEL_NAME.match(v):
+            raise ValueError(f"invalid label name {v!r}")
+        return v
+
+
+class RulesFile(Strict):
+    """One YAML file as written; all keys optional."""
+
+    rules: list[Rule] = Field(default_factory=list)
+    weights: dict[SignalName, float] = Field(default_factory=dict)
+    metrics: list[MetricTemplate] = Field(default_factory=list)
+    remediation: RemediationTemplates | None = None
+    next_queries: NextQueries | None = None
+    thresholds: Thresholds | None = None
+    settings: Settings | None = None

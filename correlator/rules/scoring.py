@@ -1,0 +1,150 @@
+"""Combine the signals with the rules' weights into ranked, cited hypotheses.
+
+``total(s) = sum(weight * score)`` over the signals that apply to the alert, except that change
+proximity is multiplied by the service's own anomaly (a deploy on a healthy service accuses
+nothing). Ordering is by total descending, then service name: deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+
+from correlator.models import (
+    Analysis,
+    EvidenceBundle,
+    FaultType,
+    Hypothesis,
+    SuspectChange,
+)
+from correlator.rules.faults import Verdict, verdict
+from correlator.rules.insufficient import insufficient, primary_missing
+from correlator.rules.remediation import propose
+from correlator.rules.ruleset import RuleSet
+from correlator.rules.schema import SignalName
+from correlator.rules.signals import run_signals
+from correlator.rules.signals.base import Context, SignalResult
+
+ANOMALY_SIGNALS = {
+    SignalName.ERROR_ORIGIN: 1.0,
+    SignalName.LATENCY_ORIGIN: 1.0,
+    SignalName.RESOURCE: 1.0,
+    SignalName.TRAFFIC: 1.0,
+    SignalName.LOGS: 0.5,
+}
+
+
+def anomaly(results: dict[SignalName, SignalResult], service: str) -> float:
+    return max(
+        (
+            results[s].scores.get(service, 0.0) * f
+            for s, f in ANOMALY_SIGNALS.items()
+            if s in results
+        ),
+        default=0.0,
+    )
+
+
+def totals(
+    results: dict[SignalName, SignalResult], weights: dict[SignalName, float]
+) -> dict[str, dict[SignalName, float]]:
+    """service -> signal -> weighted contribution (only services with their own anomaly)."""
+    services = sorted({s for r in results.values() for s in r.scores})
+    out: dict[str, dict[SignalName, float]] = {}
+    for service in services:
+        own = anomaly(results, service)
+        if own <= 0:
+            continue
+        parts: dict[SignalName, float] = {}
+        for sig, w in weights.items():
+            score = results[sig].scores.get(service, 0.0) if sig in results else 0.0
+            if sig is SignalName.CHANGE:
+                score *= min(1.0, 2.0 * own)
+            if score > 0 and w > 0:
+                parts[sig] = round(w * score, 6)
+        if parts:
+            out[service] = parts
+    return out
+
+
+def confidence(total: float, all_totals: list[float], weight_sum: float) -> float:
+    share = total / sum(all_totals) if all_totals else 0.0
+    strength = 1.0 - math.exp(-3.0 * total / max(weight_sum, 1e-9))
+    return round(min(0.99, strength * (0.4 + 0.6 * share)), 3)
+
+
+def _statement(service: str, v: Verdict, results: dict[SignalName, SignalResult]) -> str:
+    reasons = [r.reasons[service] for r in results.values() if service in r.reasons]
+    head = f"{service}: {v.fault.value.replace('_', ' ')}"
+    if v.change is not None:
+        head += f" after {v.change.kind.value} {v.change.to_version or v.change.to_commit or ''}"
+    return (head.rstrip() + (" — " + "; ".join(reasons[:3]) if reasons else ""))[:500]
+
+
+def _suspect(v: Verdict) -> SuspectChange | None:
+    c = v.change
+    if c is None:
+        return None
+    what = c.to_version or c.to_commit or c.flag_key or c.description or ""
+    return SuspectChange(
+        evidence_id=c.evidence_id,
+        kind=c.kind.value,
+        service=c.service,
+        summary=f"{c.kind.value} of {c.service} {what} at {c.time.isoformat()}".replace("  ", " "),
+        version=c.to_version,
+        commit=c.to_commit,
+    )
+
+
+def _cited(
+    ctx: Context, service: str, results: dict[SignalName, SignalResult], v: Verdict
+) -> list[str]:
+    ids: list[str] = []
+    for sig in sorted(results):
+        ids.extend(results[sig].evidence.get(service, []))
+    if v.change is not None:
+        ids.append(v.change.evidence_id)
+    seen: dict[str, None] = {}
+    for i in ids:
+        if i in ctx.valid_ids:
+            seen.setdefault(i, None)
+    return list(seen)
+
+
+def rank(bundle: EvidenceBundle, ruleset: RuleSet) -> Analysis:
+    """Ranked hypotheses for one bundle (pure, deterministic, cheap)."""
+    ctx = Context(bundle, ruleset.thresholds)
+    weights = ruleset.weights_for(bundle.alert)
+    results = run_signals(ctx)
+    parts = totals(results, weights)
+    scored = sorted(((sum(p.values()), s) for s, p in parts.items()), key=lambda x: (-x[0], x[1]))
+    scored = [(t, s) for t, s in scored if t >= ruleset.thresholds.min_score]
+    applied = [r.name for r in ruleset.rules_for(bundle.alert)]
+    if not scored:
+        missing = primary_missing(ctx) or (not ctx.incident and bool(bundle.missing()))
+        if missing:
+            gap = insufficient(ruleset, ctx)
+            return Analysis(insufficient=gap, rules_applied=applied)
+        return Analysis(
+            no_fault=True, rules_applied=applied, insufficient=insufficient(ruleset, ctx)
+        )
+    all_totals = [t for t, _ in scored]
+    weight_sum = sum(weights.values())
+    hyps: list[Hypothesis] = []
+    for total, service in scored[: ruleset.thresholds.max_hypotheses]:
+        v = verdict(ctx, service, results)
+        hyps.append(
+            Hypothesis(
+                service=service,
+                fault_type=v.fault,
+                statement=_statement(service, v, results),
+                confidence=confidence(total, all_totals, weight_sum),
+                scores={k.value: p for k, p in sorted(parts[service].items())},
+                evidence_ids=_cited(ctx, service, results, v),
+                suspect_change=_suspect(v),
+                remediation=propose(ruleset, ctx, service, v),
+            )
+        )
+    return Analysis(hypotheses=hyps, insufficient=insufficient(ruleset, ctx), rules_applied=applied)
+
+
+__all__ = ["FaultType", "rank"]

@@ -1,0 +1,148 @@
+"""Shared shapes for signals: the per-signal result and a precomputed view of the bundle."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from correlator.models import EvidenceBundle, Span, SpanKind, TraceEvidence
+from correlator.rules.schema import SignalName, Thresholds
+
+
+@dataclass
+class SignalResult:
+    """Per-service scores in [0, 1], the evidence ids behind them, a reason and fact tags."""
+
+    name: SignalName
+    scores: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, list[str]] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, service: str, score: float, ids: Iterable[str], reason: str = "") -> None:
+        self.scores[service] = max(self.scores.get(service, 0.0), min(1.0, max(0.0, score)))
+        self.evidence.setdefault(service, [])
+        for i in ids:
+            if i not in self.evidence[service]:
+                self.evidence[service].append(i)
+        if reason and service not in self.reasons:
+            self.reasons[service] = reason
+
+    def tag(self, service: str, *tags: str) -> None:
+        self.tags.setdefault(service, set()).update(tags)
+
+
+_HOST_SUFFIX = re.compile(r"(\.svc)?(\.cluster\.local)?$")
+_NON_ALNUM = re.compile(r"[^a-z0-9]")
+PEER_ATTRS = (
+    "peer.service",
+    "server.address",
+    "net.peer.name",
+    "net.sock.peer.name",
+    "rpc.service",
+    "http.host",
+    "db.name",
+)
+
+
+def norm(name: str) -> str:
+    host = name.strip().lower().split("://")[-1].split("/")[0]
+    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    host = _HOST_SUFFIX.sub("", host)
+    host = host.split(".")[0] if "." in host and not host.replace(".", "").isdigit() else host
+    return _NON_ALNUM.sub("", host)
+
+
+def peer_of(span: Span) -> str | None:
+    for key in PEER_ATTRS:
+        value = span.attributes.get(key)
+        if isinstance(value, str) and value:
+            return value
+    url = span.attributes.get("url.full") or span.attributes.get("http.url")
+    if isinstance(url, str) and url:
+        return url
+    return None
+
+
+def median(values: Iterable[float]) -> float:
+    vals = list(values)
+    return statistics.median(vals) if vals else 0.0
+
+
+class Context:
+    """Precomputed, read-only facts about a bundle shared by all signals."""
+
+    def __init__(self, bundle: EvidenceBundle, thresholds: Thresholds) -> None:
+        self.bundle = bundle
+        self.t = thresholds
+        self.valid_ids = bundle.ids()
+        ordered = sorted(bundle.traces, key=lambda t: t.evidence_id)
+        self.incident: list[TraceEvidence] = [t for t in ordered if not t.baseline]
+        self.baseline: list[TraceEvidence] = [t for t in ordered if t.baseline]
+
+    def cite(self, *ids: str) -> list[str]:
+        return [i for i in ids if i in self.valid_ids]
+
+    @cached_property
+    def known_services(self) -> set[str]:
+        names: set[str] = set()
+        for te in self.bundle.traces:
+            names.update(s.service for s in te.trace.spans if s.service != "unknown")
+            for e in te.analysis.edges:
+                names.update((e.caller, e.callee))
+        names.update(p.service for p in self.bundle.log_patterns)
+        names.update(m.service for m in self.bundle.metrics if m.service)
+        return names
+
+    def resolve(self, peer: str) -> str | None:
+        """Map a peer address/name to a known service (exact, then normalised containment)."""
+        if peer in self.known_services:
+            return peer
+        target = norm(peer)
+        if not target:
+            return None
+        best: str | None = None
+        for svc in sorted(self.known_services):
+            n = norm(svc)
+            close = n == target or (len(n) >= 3 and (n in target or target in n))
+            if n and close and (best is None or len(n) > len(norm(best))):
+                best = svc
+        return best
+
+    @cached_property
+    def baseline_peers(self) -> set[tuple[str, str]]:
+        """(caller service, normalised peer) pairs seen in baseline traces."""
+        out: set[tuple[str, str]] = set()
+        for te in self.baseline:
+            for s in te.trace.spans:
+                peer = peer_of(s)
+                if peer and s.kind in (SpanKind.CLIENT, SpanKind.PRODUCER):
+                    out.add((s.service, norm(peer)))
+        return out
+
+    @cached_property
+    def graph(self) -> dict[str, set[str]]:
+        """caller -> callees, from trace edges and cross-service parent/child spans."""
+        g: dict[str, set[str]] = defaultdict(set)
+        for te in self.bundle.traces:
+            for e in te.analysis.edges:
+                if e.caller != e.callee:
+                    g[e.caller].add(e.callee)
+            by_id = {s.span_id: s for s in te.trace.spans}
+            for s in te.trace.spans:
+                parent = by_id.get(s.parent_span_id or "")
+                if parent is not None and parent.service != s.service:
+                    g[parent.service].add(s.service)
+        return dict(g)
+
+
+def children_of(spans: list[Span]) -> dict[str, list[Span]]:
+    out: dict[str, list[Span]] = defaultdict(list)
+    for s in spans:
+        if s.parent_span_id:
+            out[s.parent_span_id].append(s)
+    return out

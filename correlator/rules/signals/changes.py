@@ -1,0 +1,97 @@
+"""Change proximity: deploys, version, config and flag changes of a service shortly before onset.
+
+A change scores by how close before onset it landed (within ``change_lookback_minutes``, or up to
+``change_grace_minutes`` after, since alerts fire late) and more when incident spans of that
+service carry its new version/commit. The score alone never accuses: ``scoring`` gates it by the
+service's own anomaly, so a decoy deploy on a healthy service cannot win.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from correlator.models import Change, ChangeKind
+from correlator.rules.schema import SignalName
+from correlator.rules.signals.base import Context, SignalResult
+
+KIND_TAG = {
+    ChangeKind.DEPLOY: "change_deploy",
+    ChangeKind.VERSION_CHANGE: "change_deploy",
+    ChangeKind.CONFIG: "change_config",
+    ChangeKind.FEATURE_FLAG: "change_flag",
+}
+
+
+def incident_versions(ctx: Context, service: str) -> set[str]:
+    out: set[str] = set()
+    for te in ctx.incident:
+        for mapping in (te.analysis.versions, te.analysis.commits):
+            if service in mapping:
+                out.add(mapping[service])
+        for s in te.trace.spans:
+            if s.service == service:
+                out.update(v for v in (s.resource.version, s.resource.commit) if v)
+    return out
+
+
+def carries_change(ctx: Context, c: Change) -> bool:
+    """Incident spans of the changed service run the change's new version or commit."""
+    new = {v for v in (c.to_version, c.to_commit) if v}
+    have = incident_versions(ctx, c.service)
+    return bool(new & have) or any(
+        h.startswith(n) or n.startswith(h) for n in new for h in have if len(h) >= 7 and len(n) >= 7
+    )
+
+
+def change_score(ctx: Context, c: Change) -> float:
+    onset = ctx.bundle.onset
+    lookback = timedelta(minutes=ctx.t.change_lookback_minutes)
+    grace = timedelta(minutes=ctx.t.change_grace_minutes)
+    if c.time > onset + grace or c.time < onset - lookback:
+        return 0.0
+    before = max(0.0, (onset - c.time).total_seconds())
+    proximity = 1.0 - before / lookback.total_seconds()
+    match = 1.0 if carries_change(ctx, c) else 0.0
+    return proximity * (0.6 + 0.4 * match)
+
+
+def ranked_changes(ctx: Context, service: str) -> list[tuple[float, Change]]:
+    """Changes of ``service`` in the window, best first (stable tie-break on time then id)."""
+    scored = [(change_score(ctx, c), c) for c in ctx.bundle.changes if c.service == service]
+    scored = [(s, c) for s, c in scored if s > 0]
+    return sorted(scored, key=lambda sc: (-sc[0], -sc[1].time.timestamp(), sc[1].evidence_id))
+
+
+def change_proximity(ctx: Context) -> SignalResult:
+    res = SignalResult(SignalName.CHANGE)
+    for service in sorted({c.service for c in ctx.bundle.changes}):
+        ranked = ranked_changes(ctx, service)
+        if not ranked:
+            continue
+        score, best = ranked[0]
+        when = (ctx.bundle.onset - best.time).total_seconds() / 60.0
+        version = best.to_version or best.to_commit or best.flag_key or ""
+        res.add(
+            service,
+            score,
+            ctx.cite(*(c.evidence_id for _, c in ranked)),
+            f"{best.kind.value} {version} {when:.0f} min before onset".replace("  ", " "),
+        )
+        res.tag(service, *(KIND_TAG[c.kind] for _, c in ranked))
+        if carries_change(ctx, best):
+            res.tag(service, "new_version_on_incident_spans")
+    _flag_facts(ctx, res)
+    return res
+
+
+def _flag_facts(ctx: Context, res: SignalResult) -> None:
+    """Flags evaluated on incident traces but not (with that variant) on baseline ones."""
+    before = {(f.service, f.key, f.variant) for te in ctx.baseline for f in te.analysis.flags}
+    for te in ctx.incident:
+        failing = bool(te.analysis.error_span_ids) or te.analysis.root_error_service is not None
+        for f in sorted(te.analysis.flags, key=lambda f: (f.service, f.key)):
+            if (f.service, f.key, f.variant) in before:
+                continue
+            res.tag(f.service, "flag_new", f"flag={f.key}")
+            if failing:
+                res.tag(f.service, "flag_on_failing")

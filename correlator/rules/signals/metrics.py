@@ -1,0 +1,116 @@
+"""Resource saturation and traffic surge from rules-defined per-service PromQL series.
+
+BARO-style scoring: find the change point of each series (best two-segment split), take the
+median and IQR of the points before min(change point, onset - guard) as the reference, and score
+the worst later point as a robust z-score. Anchoring on the change point, not the alert time,
+keeps the score when an alert fires late.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from correlator.models import MetricSeries
+from correlator.rules.schema import MetricSignal, SignalName
+from correlator.rules.signals.base import Context, SignalResult
+
+RESOURCE_TAG = {
+    MetricSignal.CPU.value: "cpu",
+    MetricSignal.MEMORY.value: "memory",
+    MetricSignal.DISK.value: "disk",
+    MetricSignal.RESTARTS.value: "restarts",
+}
+
+
+def _finite(series: MetricSeries) -> list[tuple[float, float]]:
+    return sorted((t, v) for t, v in series.points if math.isfinite(v) and math.isfinite(t))
+
+
+def change_point(values: list[float]) -> int:
+    """Index splitting ``values`` into two segments with the least squared error (>= 2 each)."""
+    n = len(values)
+    if n < 4:
+        return n // 2
+    pre = [0.0]
+    pre2 = [0.0]
+    for v in values:
+        pre.append(pre[-1] + v)
+        pre2.append(pre2[-1] + v * v)
+
+    def sse(i: int, j: int) -> float:
+        s, s2, m = pre[j] - pre[i], pre2[j] - pre2[i], j - i
+        return s2 - s * s / m
+
+    return min(range(2, n - 1), key=lambda k: (sse(0, k) + sse(k, n), k))
+
+
+def split(ctx: Context, points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """(reference values, test values) around min(change point, onset - guard)."""
+    onset = ctx.bundle.onset.timestamp() - ctx.t.resource_guard_seconds
+    values = [v for _, v in points]
+    cp_time = points[change_point(values)][0] if len(points) >= 4 else onset
+    cut = min(onset, cp_time)
+    ref = [v for t, v in points if t < cut]
+    test = [v for t, v in points if t >= cut]
+    if len(ref) < 3:
+        half = max(1, len(values) // 2)
+        ref, test = values[:half], values[half:]
+    return ref, test
+
+
+def robust_z(ref: list[float], test: list[float]) -> float:
+    if not ref or not test:
+        return 0.0
+    med = statistics.median(ref)
+    if len(ref) >= 4:
+        q = statistics.quantiles(ref, n=4, method="inclusive")
+        iqr = q[2] - q[0]
+    else:
+        iqr = max(ref) - min(ref)
+    scale = max(iqr, 0.05 * abs(med), 1e-9)
+    return (max(test) - med) / scale
+
+
+def resource_saturation(ctx: Context) -> SignalResult:
+    res = SignalResult(SignalName.RESOURCE)
+    thr = ctx.t.resource_robust_z
+    for m in sorted(ctx.bundle.metrics, key=lambda m: m.evidence_id):
+        tag = RESOURCE_TAG.get(m.signal or "")
+        if tag is None or not m.service:
+            continue
+        points = _finite(m)
+        if len(points) < 4:
+            continue
+        ref, test = split(ctx, points)
+        if tag == "restarts":
+            z = thr * 2 if test and ref and max(test) > max(ref) else 0.0
+        else:
+            z = robust_z(ref, test)
+        if z < thr:
+            continue
+        score = min(1.0, 0.5 + 0.5 * (z - thr) / (3 * thr))
+        res.add(m.service, score, ctx.cite(m.evidence_id), f"{m.name}: robust z {z:.1f}")
+        res.tag(m.service, tag)
+    return res
+
+
+def traffic_surge(ctx: Context) -> SignalResult:
+    res = SignalResult(SignalName.TRAFFIC)
+    thr = ctx.t.traffic_ratio
+    for m in sorted(ctx.bundle.metrics, key=lambda m: m.evidence_id):
+        if m.signal != MetricSignal.REQUEST_RATE.value or not m.service:
+            continue
+        points = _finite(m)
+        if len(points) < 4:
+            continue
+        ref, test = split(ctx, points)
+        base = statistics.median(ref) if ref else 0.0
+        peak = statistics.median(test) if test else 0.0
+        ratio = peak / base if base > 0 else (thr * 2 if peak > 0 else 0.0)
+        if ratio < thr:
+            continue
+        score = min(1.0, 0.5 + 0.5 * (ratio - thr) / (2 * thr))
+        res.add(m.service, score, ctx.cite(m.evidence_id), f"request rate x{ratio:.1f}")
+        res.tag(m.service, "traffic")
+    return res

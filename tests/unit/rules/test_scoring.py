@@ -1,0 +1,159 @@
+"""rank(): fault types, culprit change, remediation, no-fault and insufficient outcomes."""
+
+from __future__ import annotations
+
+from correlator.models import (
+    ChangeKind,
+    EvidenceKind,
+    EvidenceStatus,
+    FaultType,
+    RemediationKind,
+    SpanKind,
+    TraceEvidence,
+)
+from correlator.rules import RuleSet, rank
+from tests.unit.rules import shop
+from tests.unit.rules.factories import (
+    alert,
+    bundle,
+    change,
+    envelope,
+    pattern,
+    patterns,
+    series,
+    span,
+    trace,
+)
+
+
+def test_deploy_regression_names_the_culprit_and_ignores_a_decoy(ruleset: RuleSet) -> None:
+    traces = [shop.payment_fails(version="2.0") for _ in range(3)] + [shop.healthy()]
+    culprit = change(
+        "payment",
+        12,
+        to_version="2.0",
+        from_version="1.0",
+        to_commit="7a3f9c2",
+        from_commit="1111111",
+        url="https://git.example/compare/1111111...7a3f9c2",
+    )
+    decoy = change("search", 3, to_version="5.0")
+    a = rank(bundle(traces=traces, changes=[culprit, decoy]), ruleset)
+    top = a.top
+    assert top is not None
+    assert top.service == "payment"
+    assert top.fault_type is FaultType.DEPLOY_REGRESSION
+    assert top.suspect_change is not None
+    assert top.suspect_change.evidence_id == culprit.evidence_id
+    assert all(h.service != "search" for h in a.hypotheses)
+    rem = top.remediation
+    assert rem is not None
+    assert rem.kind is RemediationKind.ROLLBACK
+    assert rem.target_commit == "1111111"
+    assert rem.compare_url == culprit.url
+    assert any("rollout undo deployment/payment" in c for c in rem.commands)
+    assert any(c.startswith("helm") for c in rem.commands)
+    assert any("argocd app set payment --revision 1111111" in c for c in rem.commands)
+    assert 0 < top.confidence <= 1
+    assert set(top.scores) >= {"error_origin", "change"}
+
+
+def test_unreachable_dependency_is_dependency_down(ruleset: RuleSet) -> None:
+    traces = [shop.checkout_dials("payment:50051") for _ in range(3)] + [shop.healthy()]
+    top = rank(bundle(traces=traces), ruleset).top
+    assert top is not None
+    assert (top.service, top.fault_type) == (
+        "payment",
+        FaultType.DEPENDENCY_DOWN,
+    )
+
+
+def test_bad_address_is_a_config_problem_of_the_caller(ruleset: RuleSet) -> None:
+    traces = [shop.checkout_dials("badAddress:50051") for _ in range(3)] + [shop.healthy()]
+    top = rank(bundle(traces=traces), ruleset).top
+    assert top is not None
+    assert (top.service, top.fault_type) == (
+        "checkout",
+        FaultType.CONFIG_CHANGE,
+    )
+    assert top.remediation is not None
+    assert top.remediation.kind is RemediationKind.REVERT_CONFIG
+
+
+def test_slow_query_is_database_slow_with_an_index_fix(ruleset: RuleSet) -> None:
+    stmt = "SELECT * FROM orders WHERE customer_id = $1 ORDER BY created_at"
+
+    def t(ms: float, baseline: bool) -> TraceEvidence:
+        root = span("checkout", ms=ms + 20)
+        db = span(
+            "checkout",
+            parent=root,
+            kind=SpanKind.CLIENT,
+            ms=ms,
+            attrs={"db.system": "postgresql", "db.statement": stmt},
+        )
+        return trace([root, db], baseline=baseline)
+
+    traces = [t(5, True) for _ in range(3)] + [t(900, False) for _ in range(3)]
+    logs = [
+        patterns(
+            "checkout",
+            pattern("checkout", "slow query: seq scan on orders <*>", 30, new=True, level="warn"),
+        )
+    ]
+    a = rank(
+        bundle(traces=traces, log_patterns=logs, the_alert=alert("CheckoutHighLatency")), ruleset
+    )
+    top = a.top
+    assert top is not None
+    assert top.service == "checkout"
+    assert top.fault_type is FaultType.DATABASE_SLOW
+    assert top.remediation is not None
+    assert top.remediation.kind is RemediationKind.FIX
+    assert "CREATE INDEX CONCURRENTLY ON orders (customer_id)" in top.remediation.summary
+
+
+def test_feature_flag_change_is_feature_flag(ruleset: RuleSet) -> None:
+    traces = [shop.payment_fails() for _ in range(2)] + [shop.healthy()]
+    flag = change("payment", 4, kind=ChangeKind.FEATURE_FLAG, flag_key="paymentFailure")
+    top = rank(bundle(traces=traces, changes=[flag]), ruleset).top
+    assert top is not None
+    assert top.fault_type is FaultType.FEATURE_FLAG
+    assert top.remediation is not None
+    assert top.remediation.kind is RemediationKind.DISABLE_FLAG
+    assert any("paymentFailure" in c for c in top.remediation.commands)
+
+
+def test_cpu_saturation_is_resource_cpu_with_scale(ruleset: RuleSet) -> None:
+    traces = [shop.healthy() for _ in range(2)] + [shop.payment_slow(300) for _ in range(2)]
+    cpu = series("payment", "cpu", [0.2] * 10 + [0.97] * 8)
+    top = rank(bundle(traces=traces, metrics=[cpu], the_alert=alert("HighLatency")), ruleset).top
+    assert top is not None
+    assert (top.service, top.fault_type) == ("payment", FaultType.RESOURCE_CPU)
+    assert top.remediation is not None
+    assert top.remediation.kind is RemediationKind.SCALE
+
+
+def test_nothing_anomalous_is_no_fault_even_with_a_deploy_nearby(ruleset: RuleSet) -> None:
+    traces = [shop.healthy() for _ in range(3)] + [shop.healthy(baseline=False) for _ in range(3)]
+    a = rank(bundle(traces=traces, changes=[change("checkout", 5, to_version="3.1")]), ruleset)
+    assert a.no_fault
+    assert a.hypotheses == []
+
+
+def test_missing_backends_give_insufficient_with_next_queries(ruleset: RuleSet) -> None:
+    items = [
+        envelope("exemplars:abc", EvidenceKind.EXEMPLARS, EvidenceStatus.NO_DATA),
+        envelope("trace_search:x", EvidenceKind.TRACE_SEARCH, EvidenceStatus.ERROR, "tempo: 503"),
+        envelope("patterns:checkout", EvidenceKind.LOG_PATTERNS, EvidenceStatus.TIMEOUT),
+    ]
+    b = bundle(extra_items=items, the_alert=alert("HighErrorRate", service='check"out'))
+    a = rank(b, ruleset)
+    assert not a.no_fault
+    assert a.hypotheses == []
+    assert a.insufficient is not None
+    text = "\n".join(a.insufficient.missing)
+    assert "tempo: 503" in text
+    assert "no exemplars" in text
+    assert "timeout" in text
+    assert any('resource.service.name = "check\\"out"' in q for q in a.insufficient.next_queries)
