@@ -86,6 +86,10 @@ class GrafanaSettings(BackendSettings):
 
 class AlertmanagerSettings(BackendSettings):
     reconcile_interval_seconds: float = 60.0
+    receiver: str | None = Field(
+        default=None,
+        description="reconcile only alerts routed to this receiver (correlator's receiver name)",
+    )
 
 
 class LLMStageSettings(BaseModel):
@@ -162,6 +166,7 @@ class Settings(BaseSettings):
     stuck_after_seconds: float = 300.0
     evidence_deadline_seconds: float = 10.0
     body_limit_bytes: int = 1024 * 1024
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR")
     rules_dir: Path = Field(default_factory=lambda: _data_dir("rules"))
     prompts_dir: Path = Field(default_factory=lambda: _data_dir("prompts"))
     repo_url_template: str | None = Field(

@@ -1,0 +1,135 @@
+"""The HTTP API: ``create_app(settings, deps=None)``.
+
+The lifespan owns the runtime (store, per-backend HTTP clients built by ``correlator.wiring``),
+the worker pool and the scheduler. Routers are listed in ``ROUTERS``: a new area adds its module
+to the import line and one entry to that list.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from correlator import __version__
+from correlator.api import deploys, health, investigations, webhooks
+from correlator.api.context import AppContext
+from correlator.metrics import Metrics
+from correlator.models import AlertmanagerWebhook, Deploy
+from correlator.ports import Store
+from correlator.scheduler import Jobs, build_scheduler, lease_seconds
+from correlator.settings import Settings
+from correlator.store import StoreEventSink
+from correlator.wiring import open_runtime
+from correlator.worker import WorkerPool
+
+log = logging.getLogger(__name__)
+
+ROUTERS: list[APIRouter] = [
+    webhooks.router,
+    investigations.router,
+    deploys.router,
+    health.router,
+]
+
+# request bodies parsed by hand (size limit, 400 vs 422): their schemas go into components
+BODY_MODELS: list[type[BaseModel]] = [AlertmanagerWebhook, Deploy]
+
+
+@dataclass
+class AppDeps:
+    """Overrides for tests and embedding; defaults build everything from settings."""
+
+    store: Store | None = None
+    metrics: Metrics | None = None
+    run_workers: bool = True
+    run_scheduler: bool = True
+    shutdown_grace_seconds: float = 10.0
+    worker_poll_seconds: float = 2.0
+
+
+def create_app(settings: Settings, deps: AppDeps | None = None) -> FastAPI:
+    deps = deps or AppDeps()
+    metrics = deps.metrics or Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings, metrics=metrics, store=deps.store) as rt:
+            events = StoreEventSink(rt.store)
+            pool = WorkerPool(
+                rt.store,
+                rt.runner(),
+                concurrency=settings.workers,
+                lease_seconds=lease_seconds(settings),
+                metrics=metrics,
+                events=events,
+                poll_seconds=deps.worker_poll_seconds,
+                owner=rt.owner,
+            )
+            app.state.ctx = AppContext(
+                settings=settings,
+                store=rt.store,
+                metrics=metrics,
+                events=events,
+                wake=pool.wake,
+                note_sink=rt.note_sink,
+            )
+            app.state.workers = pool
+            jobs = Jobs(
+                rt.store,
+                settings=settings,
+                metrics=metrics,
+                alert_source=rt.alert_source,
+                events=events,
+                wake=pool.wake,
+            )
+            app.state.jobs = jobs
+            scheduler = build_scheduler(jobs, settings)
+            if deps.run_workers:
+                requeued = await rt.store.requeue_running_on_start()
+                if requeued:
+                    log.warning("re-queued %d investigation(s) interrupted by a crash", requeued)
+                pool.start()
+            if deps.run_scheduler:
+                scheduler.start()
+            try:
+                yield
+            finally:
+                if scheduler.running:
+                    scheduler.shutdown(wait=False)
+                await pool.stop(deps.shutdown_grace_seconds)
+
+    app = FastAPI(
+        title="correlator",
+        version=__version__,
+        description="Alertmanager receiver that turns alerts into ranked, cited root causes.",
+        lifespan=lifespan,
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in BODY_MODELS:
+        body = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+        components.update(body.pop("$defs", {}))
+        components[model.__name__] = body
+    app.openapi_schema = schema
+    return schema
+
+
+__all__ = ["ROUTERS", "AppDeps", "create_app"]

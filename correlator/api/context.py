@@ -1,0 +1,122 @@
+"""What every route needs (``AppContext`` on ``app.state``), auth, and body parsing.
+
+Bodies are read by hand (not by FastAPI) so the size limit is enforced while reading, not only
+from ``Content-Length``, and so malformed JSON is a 400 while schema errors are a 422 with the
+field path (the same ``{"detail": [{"loc", "msg", "type"}]}`` shape FastAPI uses).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi import HTTPException, Request
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from correlator.metrics import Metrics
+from correlator.ports import EventSink, NoteSink, Store
+from correlator.settings import Settings
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    store: Store
+    metrics: Metrics
+    events: EventSink
+    wake: Callable[[], None]
+    note_sink: NoteSink | None = None
+
+
+def get_context(request: Request) -> AppContext:
+    ctx = getattr(request.app.state, "ctx", None)
+    if not isinstance(ctx, AppContext):
+        raise HTTPException(status_code=503, detail="starting up")
+    return ctx
+
+
+def _check_bearer(request: Request, token: SecretStr | None) -> bool:
+    if token is None:
+        return True
+    header = request.headers.get("authorization", "")
+    scheme, _, presented = header.partition(" ")
+    expected = token.get_secret_value().encode()
+    ok = hmac.compare_digest(presented.strip().encode(), expected)
+    return scheme.lower() == "bearer" and ok
+
+
+def require_webhook_token(request: Request) -> None:
+    """``Authorization: Bearer <CORRELATOR_WEBHOOK_TOKEN>`` when the token is set (else open)."""
+    ctx = get_context(request)
+    if not _check_bearer(request, ctx.settings.webhook_token):
+        ctx.metrics.webhooks_total.labels(outcome="unauthorized").inc()
+        raise HTTPException(
+            status_code=401,
+            detail="missing or wrong bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def require_read_token(request: Request) -> None:
+    """``Authorization: Bearer <CORRELATOR_UI_TOKEN>`` on read endpoints when that token is set."""
+    ctx = get_context(request)
+    if not _check_bearer(request, ctx.settings.ui_token):
+        raise HTTPException(
+            status_code=401,
+            detail="missing or wrong bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+class BodyError(HTTPException):
+    def __init__(self, status_code: int, detail: Any, outcome: str) -> None:
+        super().__init__(status_code=status_code, detail=detail)
+        self.outcome = outcome
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) as soon as more than ``limit`` bytes arrive."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyError(413, f"body larger than {limit} bytes", "too_large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyError(413, f"body larger than {limit} bytes", "too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(body: bytes) -> object:
+    if not body.strip():
+        raise BodyError(400, "malformed JSON: empty body", "malformed")
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise BodyError(400, f"malformed JSON: {exc}", "malformed") from exc
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise BodyError(400, f"malformed JSON: {type(exc).__name__}", "malformed") from exc
+
+
+def validate(model: type[M], data: object) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        detail = [
+            {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+            for err in exc.errors(include_url=False, include_input=False)
+        ]
+        raise BodyError(422, detail, "invalid") from exc
+
+
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` declaring ``model`` as the JSON request body (components added later)."""
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}

@@ -1,0 +1,64 @@
+"""Deploy markers from CI/CD: ``POST /api/v1/deploys`` (webhook token), ``GET`` to list them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from correlator.api.context import (
+    AppContext,
+    body_schema,
+    get_context,
+    parse_json,
+    read_body,
+    require_read_token,
+    require_webhook_token,
+    validate,
+)
+from correlator.models import Deploy
+
+router = APIRouter(tags=["deploys"])
+
+
+class DeployCreated(BaseModel):
+    id: str
+
+
+class StoredDeploy(BaseModel):
+    id: str
+    deploy: Deploy
+
+
+class DeployPage(BaseModel):
+    items: list[StoredDeploy]
+    limit: int
+    offset: int
+
+
+@router.post(
+    "/api/v1/deploys",
+    status_code=201,
+    response_model=DeployCreated,
+    dependencies=[Depends(require_webhook_token)],
+    openapi_extra=body_schema(Deploy),
+    responses={400: {"description": "malformed JSON"}, 413: {"description": "body too large"}},
+)
+async def create_deploy(request: Request, ctx: AppContext = Depends(get_context)) -> DeployCreated:
+    """Record a deploy (service, version, commit, time...) for the deploy-marker evidence."""
+    deploy = validate(Deploy, parse_json(await read_body(request, ctx.settings.body_limit_bytes)))
+    return DeployCreated(id=await ctx.store.add_deploy(deploy))
+
+
+@router.get(
+    "/api/v1/deploys", response_model=DeployPage, dependencies=[Depends(require_read_token)]
+)
+async def list_deploys(
+    ctx: AppContext = Depends(get_context),
+    limit: int = Query(default=50, ge=1, le=500),
+    offset: int = Query(default=0, ge=0),
+) -> DeployPage:
+    """Newest first."""
+    rows = await ctx.store.recent_deploys(limit=limit, offset=offset)
+    return DeployPage(
+        items=[StoredDeploy(id=i, deploy=d) for i, d in rows], limit=limit, offset=offset
+    )

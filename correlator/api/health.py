@@ -1,0 +1,32 @@
+"""``/healthz`` (process up), ``/readyz`` (database reachable), ``/metrics`` (Prometheus text)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from correlator.api.context import AppContext, get_context
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "database unreachable"}})
+async def readyz(ctx: AppContext = Depends(get_context)) -> JSONResponse:
+    if await ctx.store.ping():
+        return JSONResponse({"status": "ready", "database": "ok"})
+    return JSONResponse({"status": "not ready", "database": "unreachable"}, status_code=503)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(ctx: AppContext = Depends(get_context)) -> Response:
+    """Intake counts, queue depth, stage latency histograms, backend and LLM instruments."""
+    depth = await ctx.store.queue_depth()
+    ctx.metrics.queue_depth.set(depth)
+    ctx.metrics.queue_over_limit.set(1 if depth > ctx.settings.queue_depth_warn else 0)
+    return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,155 @@
+"""Read investigations: paged list, full JSON, and progress as server-sent events.
+
+The event stream reads the store's events table (not process memory), so any replica can serve
+it. It ends once the investigation is done or failed and every event has been sent; a client
+resumes with the standard ``Last-Event-ID`` header (or ``?after=``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from correlator.api.context import AppContext, get_context, require_read_token
+from correlator.models import AlertStatus, Investigation, InvestigationStatus
+from correlator.ports import StoredEvent
+from correlator.store import alert_service
+
+router = APIRouter(tags=["investigations"], dependencies=[Depends(require_read_token)])
+
+FINISHED = (InvestigationStatus.DONE, InvestigationStatus.FAILED)
+POLL_SECONDS = 0.5
+KEEPALIVE_SECONDS = 15.0
+
+
+class InvestigationSummary(BaseModel):
+    id: str
+    fingerprint: str
+    alertname: str
+    service: str
+    severity: str
+    status: InvestigationStatus
+    alert_status: AlertStatus
+    starts_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    partial: str | None = None
+    error: str | None = None
+    top_hypothesis: str | None = None
+
+    @classmethod
+    def of(cls, inv: Investigation) -> InvestigationSummary:
+        top = inv.analysis.top if inv.analysis else None
+        return cls(
+            id=inv.id,
+            fingerprint=inv.fingerprint,
+            alertname=inv.alert.alertname,
+            service=alert_service(inv.alert),
+            severity=inv.alert.severity,
+            status=inv.status,
+            alert_status=inv.alert_status,
+            starts_at=inv.alert.starts_at,
+            created_at=inv.created_at,
+            updated_at=inv.updated_at,
+            partial=inv.partial,
+            error=inv.error,
+            top_hypothesis=top.statement if top else None,
+        )
+
+
+class InvestigationPage(BaseModel):
+    items: list[InvestigationSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.get("/api/v1/investigations", response_model=InvestigationPage)
+async def list_investigations(
+    ctx: AppContext = Depends(get_context),
+    status: InvestigationStatus | None = None,
+    alertname: str | None = Query(default=None, max_length=256),
+    service: str | None = Query(default=None, max_length=256),
+    limit: int = Query(default=50, ge=1, le=500),
+    offset: int = Query(default=0, ge=0),
+) -> InvestigationPage:
+    """Newest first; filter by status, alertname, service."""
+    items = await ctx.store.list(
+        status=status, alertname=alertname, service=service, limit=limit, offset=offset
+    )
+    total = await ctx.store.count(status=status, alertname=alertname, service=service)
+    return InvestigationPage(
+        items=[InvestigationSummary.of(i) for i in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/api/v1/investigations/{investigation_id}", response_model=Investigation)
+async def get_investigation(
+    investigation_id: str, ctx: AppContext = Depends(get_context)
+) -> Investigation:
+    inv = await ctx.store.get(investigation_id)
+    if inv is None:
+        raise HTTPException(status_code=404, detail="no such investigation")
+    return inv
+
+
+def _sse(event: StoredEvent) -> str:
+    data = json.dumps(event.payload, default=str, separators=(",", ":"))
+    return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"
+
+
+async def _stream(
+    ctx: AppContext, request: Request, investigation_id: str, after: int
+) -> AsyncIterator[str]:
+    last = after
+    idle = 0.0
+    while True:
+        batch = await ctx.store.events_after(investigation_id, last)
+        for event in batch:
+            yield _sse(event)
+            last = event.id
+        if batch:
+            idle = 0.0
+            continue
+        inv = await ctx.store.get(investigation_id)
+        if inv is None or inv.status in FINISHED:
+            for event in await ctx.store.events_after(investigation_id, last):
+                yield _sse(event)
+            return
+        if await request.is_disconnected():
+            return
+        if idle >= KEEPALIVE_SECONDS:
+            yield ": keep-alive\n\n"
+            idle = 0.0
+        await asyncio.sleep(POLL_SECONDS)  # polling the shared store, not waiting for a result
+        idle += POLL_SECONDS
+
+
+@router.get(
+    "/api/v1/investigations/{investigation_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def investigation_events(
+    investigation_id: str,
+    request: Request,
+    ctx: AppContext = Depends(get_context),
+    after: int = Query(default=0, ge=0, description="resume after this event id"),
+) -> StreamingResponse:
+    """Progress events (``started``, ``stage``, ``alert_resolved``, ``finished``...) as SSE."""
+    if await ctx.store.get(investigation_id) is None:
+        raise HTTPException(status_code=404, detail="no such investigation")
+    last_event_id = request.headers.get("last-event-id", "")
+    if last_event_id.isdigit():
+        after = max(after, int(last_event_id))
+    return StreamingResponse(
+        _stream(ctx, request, investigation_id, after),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,186 @@
+"""Web UI: investigation list and detail pages (server-rendered, autoescaped, no CDN).
+
+Access: when correlator listens on a loopback address and no ``ui_token`` is set, pages are
+open; otherwise a request needs ``CORRELATOR_UI_TOKEN`` as a bearer token or in the
+``correlator_ui`` cookie (set by ``GET /ui/login?token=...``). Off loopback without a token
+configured the UI refuses (403) rather than being world-readable.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from jinja2.sandbox import SandboxedEnvironment
+
+from correlator.api.context import AppContext, get_context
+from correlator.models import Investigation, InvestigationStatus, NotificationState
+from correlator.notes import NoteRenderer
+from correlator.outbox import Outbox
+from correlator.settings import Settings
+from correlator.templating import make_environment
+from correlator.ui import view
+
+UI_ROOT = Path(view.__file__).resolve().parent
+STATIC = {"ui.css": "text/css", "ui.js": "text/javascript"}
+COOKIE = "correlator_ui"
+PAGE = 50
+
+
+@lru_cache(maxsize=1)
+def _env() -> SandboxedEnvironment:
+    return make_environment(UI_ROOT / "templates", html=True)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _token_ok(request: Request, settings: Settings) -> bool:
+    token = settings.ui_token
+    if token is None:
+        return _is_loopback(settings.host)
+    expected = token.get_secret_value().encode()
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(bearer.strip().encode(), expected):
+        return True
+    cookie = request.cookies.get(COOKIE, "")
+    return bool(cookie) and hmac.compare_digest(cookie.encode(), expected)
+
+
+def require_ui_access(request: Request) -> None:
+    ctx = get_context(request)
+    if _token_ok(request, ctx.settings):
+        return
+    if ctx.settings.ui_token is None:
+        raise HTTPException(403, "UI off loopback requires CORRELATOR_UI_TOKEN to be set")
+    raise HTTPException(401, "UI token required", headers={"WWW-Authenticate": "Bearer"})
+
+
+router = APIRouter(tags=["ui"], include_in_schema=False)
+guarded = [Depends(require_ui_access)]
+
+
+def _page(name: str, **ctx: Any) -> HTMLResponse:
+    html = _env().get_template(name).render(**ctx)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/ui/login")
+async def login(request: Request, token: str = Query(max_length=4096)) -> Response:
+    """Exchange ``?token=`` for an HttpOnly cookie, then go to the list."""
+    ctx = get_context(request)
+    expected = ctx.settings.ui_token
+    if expected is None or not hmac.compare_digest(
+        token.encode(), expected.get_secret_value().encode()
+    ):
+        raise HTTPException(401, "wrong token")
+    resp = RedirectResponse("/ui/investigations", status_code=303)
+    secure = ctx.settings.public_url.startswith("https://")
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure)
+    return resp
+
+
+@router.get("/ui", dependencies=guarded)
+@router.get("/ui/", dependencies=guarded)
+async def ui_root() -> RedirectResponse:
+    return RedirectResponse("/ui/investigations", status_code=307)
+
+
+@router.get("/ui/static/{name}")
+async def static(name: str) -> FileResponse:
+    if name not in STATIC:
+        raise HTTPException(404, "no such file")
+    return FileResponse(UI_ROOT / "static" / name, media_type=STATIC[name])
+
+
+@router.get("/ui/investigations", response_class=HTMLResponse, dependencies=guarded)
+async def list_page(
+    ctx: AppContext = Depends(get_context),
+    status: str = Query(default="", max_length=16),
+    alertname: str = Query(default="", max_length=256),
+    service: str = Query(default="", max_length=256),
+    offset: int = Query(default=0, ge=0),
+) -> HTMLResponse:
+    st = InvestigationStatus(status) if status in set(InvestigationStatus) else None
+    an, sv = alertname or None, service or None
+    items = await ctx.store.list(status=st, alertname=an, service=sv, limit=PAGE, offset=offset)
+    total = await ctx.store.count(status=st, alertname=an, service=sv)
+    query = {
+        k: v for k, v in (("status", status), ("alertname", alertname), ("service", service)) if v
+    }
+
+    def page_url(off: int) -> str:
+        return "/ui/investigations?" + urlencode({**query, "offset": off})
+
+    return _page(
+        "list.html",
+        items=[_summary(i) for i in items],
+        total=total,
+        statuses=[s.value for s in InvestigationStatus],
+        f_status=status,
+        f_alertname=alertname,
+        f_service=service,
+        prev_url=page_url(max(offset - PAGE, 0)) if offset > 0 else None,
+        next_url=page_url(offset + PAGE) if offset + PAGE < total else None,
+    )
+
+
+def _summary(inv: Investigation) -> dict[str, Any]:
+    top = inv.analysis.top if inv.analysis else None
+    return {
+        "id": inv.id,
+        "alertname": inv.alert.alertname,
+        "service": (inv.evidence.alert_service if inv.evidence else None)
+        or inv.alert.labels.get("service", ""),
+        "severity": inv.alert.severity,
+        "status": inv.status.value,
+        "alert_status": inv.alert_status.value,
+        "created": inv.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        "top": top.statement if top else "",
+        "confidence": round(top.confidence * 100) if top else None,
+    }
+
+
+async def _notifications(ctx: AppContext, inv: Investigation) -> list[NotificationState]:
+    if isinstance(ctx.note_sink, Outbox):
+        return (await ctx.note_sink.with_notifications(inv)).notifications
+    return inv.notifications
+
+
+@router.get(
+    "/ui/investigations/{investigation_id}", response_class=HTMLResponse, dependencies=guarded
+)
+async def detail_page(investigation_id: str, ctx: AppContext = Depends(get_context)) -> Response:
+    inv = await ctx.store.get(investigation_id)
+    if inv is None:
+        raise HTTPException(404, "no such investigation")
+    renderer = NoteRenderer(public_url=ctx.settings.public_url)
+    phase = "resolved" if inv.alert_status.value == "resolved" else "llm"
+    note = renderer.view(inv, phase=phase)
+    te = view.exemplar_trace(inv)
+    wf = view.waterfall(te) if te else None
+    return _page(
+        "detail.html",
+        inv=inv,
+        note=note,
+        stages=[s.model_dump(mode="json") for s in inv.stages],
+        finished=inv.status in (InvestigationStatus.DONE, InvestigationStatus.FAILED),
+        waterfall=wf,
+        logs=view.trace_logs(inv, wf["trace_id"]) if wf else [],
+        timeline=view.metric_timeline(inv),
+        hypotheses=[note["top"], *note["others"]] if note["top"] else [],
+        notifications=await _notifications(ctx, inv),
+        events_url=f"/api/v1/investigations/{inv.id}/events",
+    )

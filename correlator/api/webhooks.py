@@ -1,0 +1,123 @@
+"""``POST /api/v1/webhooks/alertmanager``: ack fast, work later.
+
+Every alert of the body is durably stored (one investigation per fingerprint + startsAt) before
+the 202 goes out; workers pick the work up afterwards. Re-sends return the existing ids. A
+``resolved`` alert marks its investigation's alert resolved (creating the investigation when
+the firing notification never reached us) and re-publishes the note of a finished one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+
+from correlator.api.context import (
+    AppContext,
+    BodyError,
+    body_schema,
+    get_context,
+    parse_json,
+    read_body,
+    require_webhook_token,
+    validate,
+)
+from correlator.models import (
+    Alert,
+    AlertmanagerWebhook,
+    AlertStatus,
+    Investigation,
+    InvestigationStatus,
+)
+
+router = APIRouter(tags=["intake"])
+MAX_YEAR = 9000
+
+
+class IntakeItem(BaseModel):
+    id: str
+    fingerprint: str
+    status: InvestigationStatus
+
+
+class IntakeResponse(BaseModel):
+    investigations: list[IntakeItem]
+
+
+@router.post(
+    "/api/v1/webhooks/alertmanager",
+    status_code=202,
+    response_model=IntakeResponse,
+    dependencies=[Depends(require_webhook_token)],
+    openapi_extra=body_schema(AlertmanagerWebhook),
+    responses={
+        400: {"description": "malformed JSON"},
+        401: {"description": "missing or wrong bearer token"},
+        413: {"description": "body over the limit (1 MiB by default)"},
+        422: {"description": "not an Alertmanager webhook; detail names the field path"},
+    },
+)
+async def alertmanager_webhook(
+    request: Request, ctx: AppContext = Depends(get_context)
+) -> IntakeResponse:
+    """Alertmanager webhook receiver (``webhook_configs``, payload version 4)."""
+    try:
+        hook = validate(
+            AlertmanagerWebhook, parse_json(await read_body(request, ctx.settings.body_limit_bytes))
+        )
+        _check_times(hook)
+    except BodyError as exc:
+        ctx.metrics.webhooks_total.labels(outcome=exc.outcome).inc()
+        raise
+    items = [await _intake(ctx, alert) for alert in hook.to_alerts()]
+    ctx.metrics.webhooks_total.labels(outcome="accepted").inc()
+    ctx.wake()
+    depth = await ctx.store.queue_depth()
+    ctx.metrics.queue_depth.set(depth)
+    ctx.metrics.queue_over_limit.set(1 if depth > ctx.settings.queue_depth_warn else 0)
+    return IntakeResponse(
+        investigations=[
+            IntakeItem(id=i.id, fingerprint=i.fingerprint, status=i.status) for i in items
+        ]
+    )
+
+
+def _check_times(hook: AlertmanagerWebhook) -> None:
+    """Reject timestamps no real alert has (they overflow once converted to UTC)."""
+    errors: list[dict[str, object]] = []
+    for n, alert in enumerate(hook.alerts):
+        for field, value, low in (
+            ("startsAt", alert.starts_at, 1970),
+            ("endsAt", alert.ends_at, 1),
+        ):
+            if value is None:
+                continue
+            try:
+                year = value.astimezone(UTC).year if value.tzinfo else value.year
+            except OverflowError:
+                year = 0
+            if not low <= year <= MAX_YEAR:
+                msg = f"{field} out of range ({low}..{MAX_YEAR})"
+                errors.append(
+                    {"loc": ["body", "alerts", n, field], "msg": msg, "type": "value_error"}
+                )
+    if errors:
+        raise BodyError(422, errors, "invalid")
+
+
+async def _intake(ctx: AppContext, alert: Alert) -> Investigation:
+    if alert.status is not AlertStatus.RESOLVED:
+        inv, created = await ctx.store.create_or_get(alert)
+        ctx.metrics.alerts_total.labels(result="new" if created else "duplicate").inc()
+        return inv
+    ctx.metrics.alerts_total.labels(result="resolved").inc()
+    resolved = await ctx.store.mark_resolved(alert.fingerprint, alert.starts_at, alert.ends_at)
+    if resolved is None:
+        inv, _ = await ctx.store.create_or_get(alert)
+        return inv
+    ends = alert.ends_at.isoformat() if alert.ends_at else None
+    await ctx.events.emit(resolved.id, "alert_resolved", {"ends_at": ends})
+    if ctx.note_sink is not None and resolved.status is InvestigationStatus.DONE:
+        await ctx.note_sink.publish(resolved, phase="resolved")
+    return resolved

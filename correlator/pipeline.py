@@ -1,0 +1,199 @@
+"""``investigate``: one alert -> one Investigation, stage by stage.
+
+Stages, in order (each records a ``StageTiming``, observes ``metrics.stage_seconds``, opens an
+OpenTelemetry span under the investigation's trace and emits a ``stage`` event):
+
+    alert     parse the alert: PromQL from ``generatorURL`` (``g0.expr``, else ``deps.rule_expr``),
+              the time window [startsAt - lookback, startsAt + grace]
+    evidence  ``deps.evidence``  (EvidenceStage)  -> EvidenceBundle   (the evidence issue)
+    rules     ``deps.rules``     (RulesStage)     -> Analysis          (the rules issue)
+    notes     ``deps.notes``     (NoteSink)       publish phase "rules"
+    llm       ``deps.llm``       (LLMStage)       -> Investigation     (the llm issue)
+    notes     ``deps.notes``     publish phase "llm" when the LLM stage ran
+
+A hook left as ``None`` is skipped and named in ``Investigation.partial``; nothing is faked.
+Hooks report their own failures in their results (evidence status envelopes); a hook raising a
+``CorrelatorError`` marks its stage ``error`` and the pipeline continues with what it has. Any
+other exception propagates to the worker, which marks the investigation failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from opentelemetry import trace
+
+from correlator.errors import CorrelatorError
+from correlator.metrics import Metrics
+from correlator.models import (
+    Analysis,
+    EvidenceBundle,
+    Investigation,
+    StageTiming,
+    TimeWindow,
+)
+from correlator.ports import EventSink, NoteSink, RuleExprSource
+from correlator.settings import Settings
+from correlator.store.sql import alert_service
+from correlator.telemetry import alert_attributes, investigation_context
+from correlator.telemetry import tracer as default_tracer
+
+log = logging.getLogger(__name__)
+
+
+class EvidenceStage(Protocol):
+    """Gather the evidence for ``inv`` (its ``expr``, ``window_start``/``window_end`` are set)."""
+
+    async def __call__(self, inv: Investigation) -> EvidenceBundle: ...
+
+
+class RulesStage(Protocol):
+    """Rank hypotheses from the bundle (deterministic rules)."""
+
+    async def __call__(self, inv: Investigation, bundle: EvidenceBundle) -> Analysis: ...
+
+
+class LLMStage(Protocol):
+    """Refine ``inv`` (analysis, remediation, ``llm`` report); returns the updated copy."""
+
+    async def __call__(self, inv: Investigation) -> Investigation: ...
+
+
+Checkpoint = Callable[[Investigation], Awaitable[None]]
+
+
+@dataclass
+class PipelineDeps:
+    """Optional collaborators of the pipeline; ``correlator.wiring`` fills them in."""
+
+    events: EventSink | None = None
+    notes: NoteSink | None = None
+    checkpoint: Checkpoint | None = None  # persists progress after each stage (the worker's save)
+    rule_expr: RuleExprSource | None = None  # alert stage: PromQL when generatorURL lacks g0.expr
+    evidence: EvidenceStage | None = None
+    rules: RulesStage | None = None
+    llm: LLMStage | None = None
+    tracer: trace.Tracer | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class _Run:
+    """The mutable state of one pipeline run (the investigation being built, and the tools)."""
+
+    def __init__(self, inv: Investigation, deps: PipelineDeps, metrics: Metrics) -> None:
+        self.inv = inv
+        self.deps = deps
+        self.metrics = metrics
+        self.tracer = deps.tracer or default_tracer()
+
+    async def emit(self, kind: str, payload: dict[str, object]) -> None:
+        if self.deps.events is not None:
+            await self.deps.events.emit(self.inv.id, kind, payload)
+
+    @asynccontextmanager
+    async def stage(self, name: str) -> AsyncIterator[dict[str, str]]:
+        """Time a stage; the body may set ``outcome["status"]``/``outcome["detail"]``."""
+        outcome = {"status": "ok", "detail": ""}
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        with self.tracer.start_as_current_span(f"stage {name}") as span:
+            span.set_attribute("stage", name)
+            try:
+                yield outcome
+            except CorrelatorError as exc:
+                outcome.update(status="error", detail=str(exc)[:500])
+                span.record_exception(exc)
+                log.warning("stage %s failed: %s", name, exc)
+            span.set_attribute("stage.status", outcome["status"])
+        elapsed = time.perf_counter() - t0
+        self.metrics.stage_seconds.labels(stage=name, status=outcome["status"]).observe(elapsed)
+        timing = StageTiming(
+            name=name,
+            started_at=started,
+            elapsed_ms=round(elapsed * 1000.0, 3),
+            status=outcome["status"],
+            detail=outcome["detail"],
+        )
+        self.inv = self.inv.model_copy(update={"stages": [*self.inv.stages, timing]})
+        await self.emit("stage", timing.model_dump(mode="json"))
+        if self.deps.checkpoint is not None:
+            await self.deps.checkpoint(self.inv)
+
+
+async def investigate(
+    inv: Investigation, *, deps: PipelineDeps, settings: Settings, metrics: Metrics
+) -> Investigation:
+    """Run every configured stage on ``inv``; returns the investigation (status untouched)."""
+    run = _Run(inv.model_copy(update={"stages": [], "partial": None, "error": None}), deps, metrics)
+    attrs = alert_attributes(inv.alert.labels, alert_service(inv.alert))
+    with (
+        investigation_context(inv.id),
+        run.tracer.start_as_current_span("investigation", attributes=attrs) as root,
+    ):
+        root.set_attribute("investigation.id", inv.id)
+        await run.emit("started", {"attempt": inv.attempts, **attrs})
+        await _alert_stage(run, settings)
+        await _analysis_stages(run)
+        skipped = [s.name for s in run.inv.stages if s.status == "skipped" and s.name != "llm"]
+        if "evidence" in skipped and "rules" in skipped:
+            run.inv = run.inv.model_copy(
+                update={"partial": "evidence and rules stages not built yet"}
+            )
+        elif skipped:
+            run.inv = run.inv.model_copy(
+                update={"partial": f"stages not run: {', '.join(skipped)}"}
+            )
+    return run.inv
+
+
+async def _alert_stage(run: _Run, settings: Settings) -> None:
+    async with run.stage("alert") as outcome:
+        alert = run.inv.alert
+        expr, source = alert.expr, "generator_url"
+        if expr is None and run.deps.rule_expr is not None:
+            expr, source = await run.deps.rule_expr.alert_rule_expr(alert.alertname), "rules_api"
+        window = TimeWindow(
+            start=alert.starts_at
+            - timedelta(seconds=settings.prometheus.exemplar_lookback_seconds),
+            end=alert.starts_at + timedelta(seconds=settings.prometheus.exemplar_grace_seconds),
+        )
+        run.inv = run.inv.model_copy(
+            update={"expr": expr, "window_start": window.start, "window_end": window.end}
+        )
+        outcome["detail"] = f"expr from {source}" if expr else "no PromQL expression found"
+
+
+async def _analysis_stages(run: _Run) -> None:
+    deps = run.deps
+    bundle: EvidenceBundle | None = None
+    async with run.stage("evidence") as outcome:
+        if deps.evidence is None:
+            outcome.update(status="skipped", detail="evidence stage not built yet")
+        else:
+            bundle = await deps.evidence(run.inv)
+            run.inv = run.inv.model_copy(update={"evidence": bundle})
+    async with run.stage("rules") as outcome:
+        if deps.rules is None or bundle is None:
+            outcome.update(status="skipped", detail="rules stage not built yet or no evidence")
+        else:
+            analysis = await deps.rules(run.inv, bundle)
+            top = analysis.top
+            remediation = top.remediation if top else None
+            run.inv = run.inv.model_copy(update={"analysis": analysis, "remediation": remediation})
+    if deps.notes is not None:
+        async with run.stage("notes"):
+            await deps.notes.publish(run.inv, phase="rules")
+    async with run.stage("llm") as outcome:
+        if deps.llm is None:
+            outcome.update(status="skipped", detail="LLM not configured")
+        else:
+            run.inv = await deps.llm(run.inv)
+    if deps.llm is not None and deps.notes is not None:
+        async with run.stage("notes_llm"):
+            await deps.notes.publish(run.inv, phase="llm")
