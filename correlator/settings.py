@@ -98,6 +98,7 @@ class LLMStageSettings(BaseModel):
     max_output_tokens: int = 800
     timeout_seconds: float = 30.0
     concurrency: int = 4
+    rpm: float = Field(default=0.0, ge=0.0, description="requests/minute per model; 0 = unlimited")
 
 
 class LLMSettings(BaseModel):
@@ -114,6 +115,9 @@ class LLMSettings(BaseModel):
     breaker_reset_seconds: float = 60.0
     redact_emails: bool = False
     cache: bool = True
+    batch_concurrency_factor: int = Field(
+        default=2, ge=1, description="batch mode (replay/eval/bench) multiplies stage concurrency"
+    )
 
     @property
     def enabled(self) -> bool:

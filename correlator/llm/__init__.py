@@ -1,0 +1,205 @@
+"""Optional staged LLM refinement: digest (map) -> rank (reduce, cited) -> remediate (proposed).
+
+The only package that uses litellm, and only lazily inside calls (``correlator --help`` never
+imports it). Entry points:
+
+- ``refine(bundle, analysis, settings=, metrics=, mode=, emit=, runtime=)`` -> ``LLMOutcome``:
+  the final ``Analysis`` (LLM-ranked with ``source="llm"`` or the rules' ranking kept), the
+  ``Remediation`` and the ``LLMReport`` (per-stage stats, degraded + reason, redaction counts).
+- ``naive(bundle, analysis, ...)``: the benchmark baseline, all evidence in one prompt, one call.
+
+Pass one ``LLMRuntime`` per process (breakers, rate limits and the stage cache live there);
+without one, each call gets a fresh runtime (no cache or breaker memory across investigations).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from correlator.errors import LLMError
+from correlator.llm.cache import MemoryCache, StageCache
+from correlator.llm.client import LLMCallError, LLMRuntime
+from correlator.llm.runner import Emit, Mode, Run
+from correlator.llm.stages import chunks_for, digest, known_ids, rank, remediate
+from correlator.metrics import Metrics
+from correlator.models import Analysis, EvidenceBundle, Investigation, LLMReport, Remediation
+from correlator.ports import EventSink
+from correlator.redact import Redactor
+from correlator.settings import LLMSettings
+
+__all__ = [
+    "InvestigationRefiner",
+    "LLMCallError",
+    "LLMOutcome",
+    "LLMRuntime",
+    "MemoryCache",
+    "StageCache",
+    "naive",
+    "redact_bundle",
+    "refine",
+]
+
+
+@dataclass(frozen=True)
+class LLMOutcome:
+    analysis: Analysis
+    remediation: Remediation | None
+    report: LLMReport
+
+
+def redact_bundle(bundle: EvidenceBundle, redactor: Redactor) -> EvidenceBundle:
+    """A copy of the bundle with every string (log lines, attributes, statements, labels...)
+    redacted. Everything the prompts see comes from this copy."""
+    data = redactor.tree(bundle.model_dump(mode="python"))
+    return EvidenceBundle.model_validate(data)
+
+
+def _rules_remediation(analysis: Analysis) -> Remediation | None:
+    top = analysis.top
+    return top.remediation if top is not None else None
+
+
+def start_run(
+    bundle: EvidenceBundle,
+    analysis: Analysis,
+    settings: LLMSettings,
+    metrics: Metrics,
+    mode: Mode,
+    emit: Emit | None,
+    runtime: LLMRuntime | None,
+    prompts_dir: Path | None,
+) -> Run:
+    redactor = Redactor(emails=settings.redact_emails)
+    clean = redact_bundle(bundle, redactor)
+    return Run(
+        bundle=clean,
+        analysis=analysis,
+        settings=settings,
+        metrics=metrics,
+        runtime=runtime or LLMRuntime(),
+        mode=mode,
+        redactor=redactor,
+        emit=emit,
+        prompts_dir=prompts_dir,
+        known_ids=known_ids(clean),
+    )
+
+
+def _finish(run: Run, final: Analysis, rem: Remediation | None, reason: str | None) -> LLMOutcome:
+    report = run.report
+    report.redactions = run.redactor.snapshot()
+    bad = [s for s in report.stages if s.status not in ("ok", "skipped")]
+    if reason is None and bad:
+        reason = "; ".join(f"{s.stage}: {s.status} ({s.error or 'see stats'})" for s in bad)
+    report.degraded = reason is not None
+    report.reason = reason
+    return LLMOutcome(analysis=final, remediation=rem, report=report)
+
+
+async def refine(
+    bundle: EvidenceBundle,
+    analysis: Analysis,
+    *,
+    settings: LLMSettings,
+    metrics: Metrics,
+    mode: Mode,
+    emit: Emit | None = None,
+    runtime: LLMRuntime | None = None,
+    prompts_dir: Path | None = None,
+) -> LLMOutcome:
+    """Refine the rules' analysis with the staged LLM; never raises for LLM trouble."""
+    if not settings.enabled:
+        return LLMOutcome(analysis, _rules_remediation(analysis), LLMReport(enabled=False))
+    run = start_run(bundle, analysis, settings, metrics, mode, emit, runtime, prompts_dir)
+    final, rem = analysis, _rules_remediation(analysis)
+    reason: str | None = None
+    try:
+        async with asyncio.timeout(settings.deadline_seconds):
+            chunks = chunks_for(run)
+            facts = await digest(run, chunks)
+            ranked = await rank(run, chunks, facts)
+            if ranked is not None:
+                final = ranked
+                rem = final.top.remediation if final.top else None
+            llm_rem = await remediate(run, final)
+            if llm_rem is not None:
+                rem = llm_rem
+    except TimeoutError:
+        reason = f"LLM deadline of {settings.deadline_seconds:g}s exceeded; rules result kept"
+        for st in run.report.stages:
+            if st.status == "running":
+                st.status = "timeout"
+    except LLMError as e:
+        reason = f"LLM unavailable ({e}); rules result kept where the LLM did not finish"
+    outcome = _finish(run, final, rem, reason)
+    await run.event(
+        "llm.done", {"degraded": outcome.report.degraded, "reason": outcome.report.reason}
+    )
+    return outcome
+
+
+async def naive(
+    bundle: EvidenceBundle,
+    analysis: Analysis,
+    *,
+    settings: LLMSettings,
+    metrics: Metrics,
+    runtime: LLMRuntime | None = None,
+    prompts_dir: Path | None = None,
+) -> LLMOutcome:
+    """Benchmark baseline: all (redacted) evidence in one prompt, one non-streaming call."""
+    if not settings.enabled:
+        return LLMOutcome(analysis, _rules_remediation(analysis), LLMReport(enabled=False))
+    run = start_run(bundle, analysis, settings, metrics, "batch", None, runtime, prompts_dir)
+    final, reason = analysis, None
+    try:
+        async with asyncio.timeout(settings.deadline_seconds):
+            ranked = await rank(run, [], None, stage="naive")
+        if ranked is not None:
+            final = ranked
+    except TimeoutError:
+        reason = f"LLM deadline of {settings.deadline_seconds:g}s exceeded; rules result kept"
+    except LLMError as e:
+        reason = f"LLM unavailable ({e}); rules result kept"
+    return _finish(run, final, _rules_remediation(final), reason)
+
+
+@dataclass
+class InvestigationRefiner:
+    """The pipeline's ``LLMStage``: refines an investigation that has evidence and an analysis.
+
+    Progress goes to ``events`` (SSE); build one per process with a shared ``runtime``.
+    """
+
+    settings: LLMSettings
+    metrics: Metrics
+    runtime: LLMRuntime
+    mode: Mode = "stream"
+    events: EventSink | None = None
+    prompts_dir: Path | None = None
+
+    async def __call__(self, inv: Investigation) -> Investigation:
+        if inv.evidence is None or inv.analysis is None:
+            return inv
+        emit: Emit | None = None
+        if self.events is not None:
+            sink = self.events
+
+            async def emit(kind: str, payload: dict[str, object]) -> None:
+                await sink.emit(inv.id, kind, payload)
+
+        out = await refine(
+            inv.evidence,
+            inv.analysis,
+            settings=self.settings,
+            metrics=self.metrics,
+            mode=self.mode,
+            emit=emit,
+            runtime=self.runtime,
+            prompts_dir=self.prompts_dir,
+        )
+        return inv.model_copy(
+            update={"analysis": out.analysis, "remediation": out.remediation, "llm": out.report}
+        )

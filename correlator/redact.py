@@ -1,0 +1,165 @@
+"""Redact secrets before anything reaches a prompt: typed placeholders, counted per type.
+
+Pure functions over text. Applied (by ``correlator.llm``) to log lines, span attributes and status
+messages, db statements, alert labels/annotations, change descriptions, and then once more to the
+whole rendered prompt as a safety net. Redaction is idempotent: placeholders look like
+``[REDACTED:jwt]`` and no pattern matches them again.
+
+Covered: PEM private keys, JWTs, passwords in URLs/DSNs, ``Bearer``/``Basic`` credentials,
+provider API keys by prefix (OpenAI/Anthropic ``sk-``, Slack ``xox?-``, GitHub ``ghp_``/
+``github_pat_``, GitLab ``glpat-``, AWS ``AKIA``/``ASIA``, Google ``AIza``, Stripe ``sk_live_``),
+``key=value`` credentials (password, secret, token, api_key, aws_secret_access_key, ...), card
+numbers (Luhn-checked), and optionally e-mail addresses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+_NOT_PLACEHOLDER = r"(?!\[REDACTED:)"
+
+
+def placeholder(kind: str) -> str:
+    return f"[REDACTED:{kind}]"
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+_PEM = re.compile(
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|[\s\S]*)"
+)
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}")
+_URL_PASSWORD = re.compile(
+    r"(?P<keep>\b[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s:/@\[\]]{0,256}:)"
+    + _NOT_PLACEHOLDER
+    + r"[^\s@/\[\]]{1,256}(?=@)"
+)
+_AUTH_SCHEME = re.compile(
+    r"(?P<keep>\b(?P<scheme>[Bb]earer|BEARER|[Bb]asic|BASIC|[Tt]oken)\s+)"
+    + _NOT_PLACEHOLDER
+    + r"(?=[A-Za-z._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{8,}"
+)
+_API_KEY = re.compile(
+    r"(?<![A-Za-z0-9_-])(?:"
+    r"sk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{16,}"
+    r"|xox[abposre]-[A-Za-z0-9-]{10,}"
+    r"|xapp-[A-Za-z0-9-]{10,}"
+    r"|gh[pousr]_[A-Za-z0-9]{20,}"
+    r"|github_pat_[A-Za-z0-9_]{20,}"
+    r"|glpat-[A-Za-z0-9_-]{20,}"
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}"
+    r"|AIza[0-9A-Za-z_-]{35}"
+    r"|[sr]k_(?:live|test)_[0-9A-Za-z]{16,}"
+    r")"
+)
+_KV_NAMES = {
+    "password": "password",
+    "passwd": "password",
+    "pwd": "password",
+    "pass": "password",
+    "aws_secret_access_key": "aws_secret",
+    "aws_session_token": "aws_secret",
+}
+_KV = re.compile(
+    r"(?P<keep>(?i:\b(?P<name>aws_secret_access_key|aws_session_token|client[_-]?secret"
+    r"|secret[_-]?key|access[_-]?key|private[_-]?key|api[_-]?key|apikey|auth[_-]?token"
+    r"|access[_-]?token|refresh[_-]?token|token|secret|password|passwd|pwd|pass))"
+    r"[\"']?\s{0,3}[:=]\s{0,3}[\"']?)" + _NOT_PLACEHOLDER + r"[^\s\"'&,;<>\[\]]{4,}"
+)
+_CARD = re.compile(r"(?<![0-9A-Za-z])[2-6][0-9](?:[ -]?[0-9]){11,17}(?![0-9A-Za-z])")
+_EMAIL = re.compile(
+    r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b"
+)
+
+
+@dataclass(frozen=True)
+class Redacted:
+    text: str
+    counts: dict[str, int]
+
+
+def _sub(
+    pattern: re.Pattern[str],
+    text: str,
+    counts: Counter[str],
+    kind: Callable[[re.Match[str]], str | None],
+) -> str:
+    def repl(m: re.Match[str]) -> str:
+        k = kind(m)
+        if k is None:
+            return m.group(0)
+        counts[k] += 1
+        keep = m.groupdict().get("keep") or ""
+        return keep + placeholder(k)
+
+    return pattern.sub(repl, text)
+
+
+def _card_kind(m: re.Match[str]) -> str | None:
+    digits = re.sub(r"[ -]", "", m.group(0))
+    return "card" if 13 <= len(digits) <= 19 and _luhn_ok(digits) else None
+
+
+def _kv_kind(m: re.Match[str]) -> str:
+    name = m.group("name").lower().replace("-", "_")
+    return _KV_NAMES.get(name, "secret")
+
+
+def redact(text: str, *, emails: bool = False) -> Redacted:
+    """Replace every secret in ``text`` by a typed placeholder; count them per type."""
+    counts: Counter[str] = Counter()
+    if not text:
+        return Redacted(text, {})
+    out = _sub(_PEM, text, counts, lambda m: "private_key")
+    out = _sub(_JWT, out, counts, lambda m: "jwt")
+    out = _sub(_URL_PASSWORD, out, counts, lambda m: "password")
+    out = _sub(_AUTH_SCHEME, out, counts, lambda m: m.group("scheme").lower())
+    out = _sub(_API_KEY, out, counts, lambda m: "api_key")
+    out = _sub(_KV, out, counts, _kv_kind)
+    out = _sub(_CARD, out, counts, _card_kind)
+    if emails:
+        out = _sub(_EMAIL, out, counts, lambda m: "email")
+    return Redacted(out, dict(counts))
+
+
+@dataclass
+class Redactor:
+    """Accumulates counts over many texts (one per investigation)."""
+
+    emails: bool = False
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def text(self, text: str) -> str:
+        r = redact(text, emails=self.emails)
+        self.counts.update(r.counts)
+        return r.text
+
+    def tree(self, obj: object) -> object:
+        """Redact every string inside nested dicts/lists/tuples (keys included)."""
+        if isinstance(obj, str):
+            return self.text(obj)
+        if isinstance(obj, Mapping):
+            return {self.text(str(k)): self.tree(v) for k, v in obj.items()}
+        if isinstance(obj, list | tuple):
+            return [self.tree(v) for v in obj]
+        return obj
+
+    def mapping(self, obj: Mapping[str, object]) -> dict[str, object]:
+        return {self.text(str(k)): self.tree(v) for k, v in obj.items()}
+
+    def snapshot(self) -> dict[str, int]:
+        return dict(sorted(self.counts.items()))
