@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from correlator.cli import rules_cmd
+from correlator.cli import rules_cmd, serve
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 REGISTRY: list[Register] = []
 REGISTRY.append(rules_cmd.register)
+REGISTRY.append(serve.register)

@@ -1,0 +1,102 @@
+"""``correlator serve`` (the HTTP service) and ``correlator investigate`` (one-shot run)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from correlator.models import Investigation
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser("serve", help="run the HTTP service (webhook intake, API, workers)")
+    serve.add_argument("--host", help="listen address (default: settings host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default: settings port, 8080)")
+    serve.set_defaults(func=_serve)
+    once = sub.add_parser(
+        "investigate", help="run the pipeline once on an Alertmanager webhook body (JSON file)"
+    )
+    once.add_argument("alert", metavar="ALERT.json", help="webhook body; '-' reads stdin")
+    once.add_argument("--json", action="store_true", help="print the investigation JSON")
+    once.set_defaults(func=_investigate)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from correlator.api import create_app
+    from correlator.settings import load_settings
+    from correlator.telemetry import configure_logging, configure_tracing
+
+    settings = load_settings(args.config)
+    configure_logging(settings.log_level)
+    provider = configure_tracing()
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=15,
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        if provider is not None:
+            provider.shutdown()
+    return 0
+
+
+def _investigate(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from correlator.models import AlertmanagerWebhook
+    from correlator.settings import load_settings
+    from correlator.wiring import investigate_once
+
+    raw = sys.stdin.read() if args.alert == "-" else Path(args.alert).read_text(encoding="utf-8")
+    try:
+        hook = AlertmanagerWebhook.model_validate_json(raw)
+    except ValidationError as exc:
+        print(f"{args.alert}: not an Alertmanager webhook body:\n{exc}", file=sys.stderr)
+        return 2
+    settings = load_settings(args.config)
+    results = asyncio.run(investigate_once(hook, settings))
+    if args.json:
+        docs = [inv.model_dump(mode="json") for inv in results]
+        print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
+    else:
+        print("\n\n".join(inv.note or summary(inv) for inv in results))
+    return 0 if all(inv.status.value == "done" for inv in results) else 1
+
+
+def summary(inv: Investigation) -> str:
+    """Plain text until notes exist: what fired, the PromQL, the window, what ran."""
+    alert = inv.alert
+    where = alert.labels.get("service") or alert.labels.get("job") or "?"
+    lines = [
+        f"{alert.alertname} ({where}) {inv.alert_status.value}"
+        f" since {alert.starts_at:%Y-%m-%d %H:%M:%S} UTC",
+        f"investigation {inv.id}: {inv.status.value}",
+        f"PromQL: {inv.expr or '(none found)'}",
+    ]
+    if inv.window_start and inv.window_end:
+        lines.append(f"window: {inv.window_start:%H:%M:%S} .. {inv.window_end:%H:%M:%S} UTC")
+    top = inv.analysis.top if inv.analysis else None
+    if top is not None:
+        lines.append(f"top hypothesis: {top.statement} ({top.confidence:.0%})")
+    if inv.partial:
+        lines.append(f"partial: {inv.partial}")
+    if inv.error:
+        lines.append(f"error: {inv.error}")
+    stages = ", ".join(f"{s.name} {s.status} {s.elapsed_ms:.1f} ms" for s in inv.stages)
+    lines.append(f"stages: {stages}")
+    return "\n".join(lines)
