@@ -18,7 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from correlator import __version__
-from correlator.api import deploys, health, investigations, webhooks
+from correlator.api import deploys, health, investigations, ui, webhooks
 from correlator.api.context import AppContext
 from correlator.metrics import Metrics
 from correlator.models import AlertmanagerWebhook, Deploy
@@ -36,6 +36,7 @@ ROUTERS: list[APIRouter] = [
     investigations.router,
     deploys.router,
     health.router,
+    ui.router,
 ]
 
 # request bodies parsed by hand (size limit, 400 vs 422): their schemas go into components

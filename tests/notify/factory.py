@@ -8,6 +8,8 @@ from correlator.models import (
     Alert,
     AlertStatus,
     Analysis,
+    Change,
+    ChangeKind,
     Evidence,
     EvidenceBundle,
     EvidenceKind,
@@ -19,11 +21,20 @@ from correlator.models import (
     InvestigationStatus,
     LLMReport,
     LLMStageStats,
+    LogLine,
+    MetricSeries,
     Remediation,
     RemediationKind,
+    Resource,
+    Span,
+    SpanStatus,
     StageTiming,
     SuspectChange,
     TimeWindow,
+    Trace,
+    TraceAnalysis,
+    TraceEvidence,
+    TraceLogs,
 )
 
 T0 = datetime(2026, 11, 21, 16, 32, 54, tzinfo=UTC)
@@ -248,3 +259,85 @@ def undetermined() -> Investigation:
             "partial": "evidence deadline reached",
         }
     )
+
+
+def _span(
+    span_id: str,
+    parent: str | None,
+    name: str,
+    service: str,
+    start_ms: float,
+    dur_ms: float,
+    *,
+    error: bool = False,
+) -> Span:
+    start = T0 - timedelta(seconds=30) + timedelta(milliseconds=start_ms)
+    return Span(
+        trace_id=TRACE,
+        span_id=span_id,
+        parent_span_id=parent,
+        name=name,
+        start=start,
+        end=start + timedelta(milliseconds=dur_ms),
+        status=SpanStatus.ERROR if error else SpanStatus.OK,
+        status_message="UNAVAILABLE: connection refused" if error else "",
+        resource=Resource(service=service),
+    )
+
+
+def with_telemetry(inv: Investigation) -> Investigation:
+    """``inv`` plus an exemplar trace, its log lines, a metric series and a deploy marker."""
+    assert inv.evidence is not None
+    spans = [
+        _span("a000000000000001", None, "POST /api/checkout", "frontend", 0, 120, error=True),
+        _span("a000000000000002", "a000000000000001", "PlaceOrder", "checkout", 5, 110, error=True),
+        _span("a000000000000003", "a000000000000002", "GetCart", "cart", 8, 12),
+        _span("a000000000000004", "a000000000000002", "Charge", "payment", 30, 80, error=True),
+    ]
+    trace = TraceEvidence(
+        evidence_id=f"trace:{TRACE}",
+        trace=Trace(trace_id=TRACE, spans=spans),
+        analysis=TraceAnalysis(
+            root_service="frontend",
+            error_span_ids=["a000000000000001", "a000000000000002", "a000000000000004"],
+            root_error_span_id="a000000000000004",
+            root_error_service="payment",
+        ),
+    )
+    logs = TraceLogs(
+        evidence_id=f"logs:{TRACE}",
+        trace_id=TRACE,
+        lines=[
+            LogLine(
+                timestamp=T0 - timedelta(seconds=30) + timedelta(milliseconds=90),
+                line="failed to charge card: <b>connection refused</b>",
+                service="checkout",
+                level="error",
+                trace_id=TRACE,
+                span_id="a000000000000002",
+            )
+        ],
+    )
+    start = inv.evidence.window.start.timestamp()
+    points = [(start + 60 * i, 0.002 if i < 14 else 0.079) for i in range(17)]
+    points.append((start + 60 * 17, float("nan")))
+    metric = MetricSeries(
+        evidence_id="metric:error_ratio",
+        name="error_ratio",
+        query='sum(rate(http_server_requests_total{status=~"5.."}[1m]))',
+        points=points,
+        service="checkout",
+    )
+    change = Change(
+        evidence_id="deploy:checkout:1.4.2",
+        service="checkout",
+        kind=ChangeKind.DEPLOY,
+        time=T0 - timedelta(minutes=3),
+        source="deploy_api",
+        from_version="1.4.1",
+        to_version="1.4.2",
+    )
+    bundle = inv.evidence.model_copy(
+        update={"traces": [trace], "trace_logs": [logs], "metrics": [metric], "changes": [change]}
+    )
+    return inv.model_copy(update={"evidence": bundle})

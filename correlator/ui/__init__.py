@@ -1,0 +1,1 @@
+"""Web UI assets (templates, static) and the view helpers the ``correlator.api.ui`` router uses."""
