@@ -94,7 +94,7 @@ def verdict(ctx: Context, service: str, results: dict[SignalName, SignalResult])
     change = ranked[0][1] if ranked else None
     if change is not None:
         fault = CHANGE_FAULT[change.kind]
-    elif "flag_on_failing" in tags and ctx.baseline:
+    elif "flag_new" in tags and ctx.baseline:
         fault = FaultType.FEATURE_FLAG
     else:
         fault = _symptom_fault(service, tags, results)

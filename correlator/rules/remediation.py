@@ -9,7 +9,7 @@ from correlator.models import Change, FaultType, Remediation, RemediationKind
 from correlator.rules.faults import Verdict
 from correlator.rules.render import render_command, render_promql
 from correlator.rules.ruleset import RuleSet
-from correlator.rules.signals.base import Context
+from correlator.rules.signals.base import Context, statement_of
 from correlator.rules.templates import command_values, promql_values
 
 _FROM = re.compile(r"\bfrom\s+([A-Za-z_][\w.]*)", re.I)
@@ -35,12 +35,7 @@ def index_suggestion(statements: list[str], log_texts: list[str]) -> str | None:
 
 def _db_facts(ctx: Context, service: str) -> tuple[list[str], list[str]]:
     statements = sorted(
-        {
-            str(s.attributes.get("db.statement") or s.attributes.get("db.query.text") or "")
-            for te in ctx.incident
-            for s in te.trace.spans
-            if s.service == service
-        }
+        {statement_of(s) for te in ctx.incident for s in te.trace.spans if s.service == service}
         - {""}
     )
     statements += [st for te in ctx.incident for st in te.analysis.db_statements]
@@ -97,7 +92,7 @@ def propose(rs: RuleSet, ctx: Context, service: str, v: Verdict) -> Remediation:
         cmds = _commands(rollback, vals)
         bad = c.to_version or c.to_commit or "the new version"
         summary = f"Roll back {service} from {bad} to {target}"
-        if v.flag and "flag_on_failing" in v.tags:
+        if v.flag and "flag_new" in v.tags:
             cmds += _commands(tmpl.disable_flag, vals)
             summary += f", or disable feature flag {v.flag}"
         fix = _fix_text(ctx, service, v)

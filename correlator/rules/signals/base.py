@@ -38,6 +38,8 @@ class SignalResult:
 
 _HOST_SUFFIX = re.compile(r"(\.svc)?(\.cluster\.local)?$")
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
+_SUFFIXES = ("", "service", "svc", "api", "server")
+CALL_KINDS = (SpanKind.CLIENT, SpanKind.PRODUCER)
 PEER_ATTRS = (
     "peer.service",
     "server.address",
@@ -47,6 +49,30 @@ PEER_ATTRS = (
     "http.host",
     "db.name",
 )
+
+
+DB_ATTRS = ("db.system", "db.system.name", "db.statement", "db.query.text")
+STATEMENT_ATTRS = ("db.statement", "db.query.text")
+
+
+def is_db(span: Span) -> bool:
+    return any(k in span.attributes for k in DB_ATTRS)
+
+
+def statement_of(span: Span) -> str:
+    for key in STATEMENT_ATTRS:
+        value = span.attributes.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def host_of(peer: str) -> str:
+    """``http://Payment:8080/x`` -> ``payment``; keeps dashes and dots of the host name."""
+    host = peer.strip().split("://")[-1].split("/")[0]
+    if host.count(":") == 1:
+        host = host.rsplit(":", 1)[0]
+    return _HOST_SUFFIX.sub("", host.lower())
 
 
 def norm(name: str) -> str:
@@ -98,20 +124,31 @@ class Context:
         names.update(m.service for m in self.bundle.metrics if m.service)
         return names
 
+    @cached_property
+    def backends(self) -> set[str]:
+        """Hosts called by client spans that never answer with spans of their own (db, cache)."""
+        hosts: set[str] = set()
+        for te in self.bundle.traces:
+            kids = children_of(te.trace.spans)
+            for s in te.trace.spans:
+                peer = peer_of(s)
+                if peer and s.kind in CALL_KINDS and not kids.get(s.span_id):
+                    hosts.add(host_of(peer))
+        return {h for h in hosts if h and self.resolve(h) is None}
+
     def resolve(self, peer: str) -> str | None:
-        """Map a peer address/name to a known service (exact, then normalised containment)."""
+        """Map a peer address/name to a known service: exact, then normalised equality up to a
+        ``service``/``svc``/``api``/``server`` suffix (``paymentservice:50051`` -> ``payment``)."""
         if peer in self.known_services:
             return peer
         target = norm(peer)
         if not target:
             return None
-        best: str | None = None
         for svc in sorted(self.known_services):
             n = norm(svc)
-            close = n == target or (len(n) >= 3 and (n in target or target in n))
-            if n and close and (best is None or len(n) > len(norm(best))):
-                best = svc
-        return best
+            if n and any(target == n + x or n == target + x for x in _SUFFIXES):
+                return svc
+        return None
 
     @cached_property
     def baseline_peers(self) -> set[tuple[str, str]]:
@@ -120,7 +157,7 @@ class Context:
         for te in self.baseline:
             for s in te.trace.spans:
                 peer = peer_of(s)
-                if peer and s.kind in (SpanKind.CLIENT, SpanKind.PRODUCER):
+                if peer and s.kind in CALL_KINDS:
                     out.add((s.service, norm(peer)))
         return out
 

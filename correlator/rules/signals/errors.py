@@ -5,16 +5,26 @@ A client span that errors with no server span underneath is resolved by where it
   is down (blame moves to it, tag ``unreachable``);
 - a peer never seen before (e.g. a bad address after a config push) -> the caller's problem
   (tag ``bad_target``).
+A client span that errors although the callee's server span under it succeeded got a bad answer
+(wrong return value): the callee gets the vote, the caller a small share (tag ``bad_response``).
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 
-from correlator.models import Span, SpanKind, TraceEvidence
+from correlator.models import Span, TraceEvidence
 from correlator.rules.schema import SignalName
-from correlator.rules.signals.base import Context, SignalResult, children_of, norm, peer_of
+from correlator.rules.signals.base import (
+    CALL_KINDS,
+    Context,
+    SignalResult,
+    children_of,
+    host_of,
+    is_db,
+    norm,
+    peer_of,
+)
 
 NETWORKISH = re.compile(
     r"timeout|timed out|deadline|connection (refused|reset)|unavailable|unreachable|"
@@ -58,62 +68,75 @@ def _messages(span: Span) -> str:
     return " ".join(parts)
 
 
-def blame(ctx: Context, te: TraceEvidence) -> tuple[str, set[str]] | None:
-    """(service to blame, fact tags) for one incident trace, or None if it has no error."""
+Vote = tuple[str, float, frozenset[str]]
+
+
+def _client_blame(ctx: Context, span: Span, te: TraceEvidence, tags: set[str]) -> list[Vote]:
+    """A client span is the root-most error: who is at fault depends on what is under it."""
+    kids = [
+        c for c in children_of(te.trace.spans).get(span.span_id, []) if c.service != span.service
+    ]
+    if kids:
+        # the callee answered without error, yet the caller failed on the answer: a wrong value
+        if "network_error" not in tags:
+            t = frozenset(tags | {"bad_response"})
+            return [(kids[0].service, 1.0, t), (span.service, 0.3, t)]
+        return [(span.service, 1.0, frozenset(tags))]
+    peer = peer_of(span)
+    if not peer:
+        return [(span.service, 1.0, frozenset(tags | {"client_error"}))]
+    target = ctx.resolve(peer)
+    if target is not None and target != span.service:
+        return [(target, 1.0, frozenset(tags | {"unreachable"}))]
+    if (span.service, norm(peer)) in ctx.baseline_peers:
+        return [(host_of(peer) or span.service, 1.0, frozenset(tags | {"unreachable", "backend"}))]
+    if ctx.baseline:
+        return [(span.service, 1.0, frozenset(tags | {"bad_target"}))]
+    return [(span.service, 1.0, frozenset(tags | {"client_error"}))]
+
+
+def blame(ctx: Context, te: TraceEvidence) -> list[Vote]:
+    """(service, vote weight, fact tags) for one trace; empty if it has no error."""
     span = _root_error_span(te)
     if span is None:
-        return None
+        return []
     tags: set[str] = set()
-    text = _messages(span)
     if any(ev.name == "exception" for ev in span.events):
         tags.add("exception")
-    if NETWORKISH.search(text):
+    if NETWORKISH.search(_messages(span)):
         tags.add("network_error")
-    has_server_child = bool(children_of(te.trace.spans).get(span.span_id))
-    is_client = span.kind in (SpanKind.CLIENT, SpanKind.PRODUCER)
-    peer = peer_of(span)
-    if is_client and not has_server_child and peer:
-        target = ctx.resolve(peer)
-        seen_before = (span.service, norm(peer)) in ctx.baseline_peers
-        if target is not None and target != span.service:
-            return target, tags | {"unreachable"}
-        if seen_before:
-            return norm(peer) or span.service, tags | {"unreachable"}
-        if ctx.baseline:
-            return span.service, tags | {"bad_target"}
-        return span.service, tags | {"client_error"}
-    if "db.system" in span.attributes or "db.statement" in span.attributes:
+    if is_db(span):
         tags.add("db")
-    return span.service, tags
+    if span.kind in CALL_KINDS:
+        return _client_blame(ctx, span, te, tags)
+    return [(span.service, 1.0, frozenset(tags))]
 
 
 def error_origin(ctx: Context) -> SignalResult:
     res = SignalResult(SignalName.ERROR_ORIGIN)
-    votes: Counter[str] = Counter()
+    votes: dict[str, float] = {}
     cites: dict[str, list[str]] = {}
     erroring = 0
     for te in ctx.incident:
         got = blame(ctx, te)
-        if got is None:
-            continue
-        erroring += 1
-        service, tags = got
-        votes[service] += 1
-        cites.setdefault(service, []).append(te.evidence_id)
-        res.tag(service, *tags)
+        if got:
+            erroring += 1
+        for service, weight, tags in got:
+            votes[service] = votes.get(service, 0.0) + weight
+            cites.setdefault(service, []).append(te.evidence_id)
+            res.tag(service, *tags)
     if not erroring:
         return res
     base_rate = _baseline_error_share(ctx)
+    coverage = erroring / max(1, len(ctx.incident))
     for service, n in sorted(votes.items()):
-        share = n / erroring
         # errors at the same rate before onset are background noise, not the incident
-        coverage = erroring / max(1, len(ctx.incident))
         damp = max(0.0, 1.0 - base_rate.get(service, 0.0) / max(coverage, 1e-9))
         res.add(
             service,
-            share * damp,
+            n / erroring * damp,
             ctx.cite(*cites[service]),
-            f"root-most error in {n}/{erroring} incident traces",
+            f"root-most error in {n:g}/{erroring} incident traces",
         )
     return res
 
@@ -121,9 +144,8 @@ def error_origin(ctx: Context) -> SignalResult:
 def _baseline_error_share(ctx: Context) -> dict[str, float]:
     if not ctx.baseline:
         return {}
-    counts: Counter[str] = Counter()
+    counts: dict[str, float] = {}
     for te in ctx.baseline:
-        got = blame(ctx, te)
-        if got is not None:
-            counts[got[0]] += 1
+        for service, weight, _ in blame(ctx, te):
+            counts[service] = counts.get(service, 0.0) + weight
     return {s: n / len(ctx.baseline) for s, n in counts.items()}

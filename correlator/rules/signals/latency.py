@@ -11,9 +11,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from correlator.models import Span, SpanKind, TraceEvidence
+from correlator.models import Span, TraceEvidence
 from correlator.rules.schema import SignalName
-from correlator.rules.signals.base import Context, SignalResult, children_of, median
+from correlator.rules.signals.base import (
+    CALL_KINDS,
+    Context,
+    SignalResult,
+    children_of,
+    host_of,
+    is_db,
+    median,
+    peer_of,
+    statement_of,
+)
 
 Key = tuple[str, str]  # ("svc" | "net" | "db", service)
 
@@ -36,7 +46,9 @@ def _exclusive_ms(span: Span, kids: list[Span]) -> float:
     return max(0.0, span.duration_ms - covered * 1000.0)
 
 
-def trace_breakdown(te: TraceEvidence) -> dict[Key, float]:
+def trace_breakdown(te: TraceEvidence, backends: set[str]) -> dict[Key, float]:
+    """Exclusive ms per key: ("svc", service), ("net", callee), ("db", service) and
+    ("call", "caller|backend|statement") for calls into uninstrumented backends."""
     spans = te.trace.spans
     kids = children_of(spans)
     on_path = set(te.analysis.critical_path)
@@ -47,55 +59,87 @@ def trace_breakdown(te: TraceEvidence) -> dict[Key, float]:
         children = kids.get(span.span_id, [])
         ex = _exclusive_ms(span, children)
         remote = [c for c in children if c.service != span.service]
-        if span.kind is SpanKind.CLIENT and remote:
+        peer = peer_of(span)
+        host = host_of(peer) if peer else ""
+        if span.kind in CALL_KINDS and remote:
             out[("net", remote[0].service)] += ex
+        elif span.kind in CALL_KINDS and not children and host in backends:
+            what = statement_of(span) or span.name
+            out[("call", f"{span.service}|{host}|{what}")] += ex
+            if is_db(span):
+                out[("db", span.service)] += ex
         else:
             out[("svc", span.service)] += ex
-            if "db.system" in span.attributes or "db.statement" in span.attributes:
+            if is_db(span):
                 out[("db", span.service)] += ex
     return dict(out)
 
 
-def _medians(traces: list[TraceEvidence]) -> dict[Key, float]:
-    per: dict[Key, list[float]] = defaultdict(list)
-    rows = [trace_breakdown(te) for te in traces]
+def _medians(traces: list[TraceEvidence], backends: set[str]) -> dict[Key, float]:
+    rows = [trace_breakdown(te, backends) for te in traces]
     keys = {k for r in rows for k in r}
-    for k in keys:
-        per[k] = [r.get(k, 0.0) for r in rows]
-    return {k: median(v) for k, v in per.items()}
+    return {k: median([r.get(k, 0.0) for r in rows]) for k in keys}
+
+
+def _excess(ctx: Context, now: dict[Key, float], base: dict[Key, float]) -> dict[Key, float]:
+    out: dict[Key, float] = {}
+    for key, value in now.items():
+        b = base.get(key, 0.0)
+        if ctx.baseline and value < ctx.t.latency_ratio * b:
+            continue
+        if value - b >= ctx.t.latency_min_excess_ms:
+            out[key] = value - b
+    return out
+
+
+def _place_backend_calls(
+    excess: dict[Key, float], now: dict[Key, float], base: dict[Key, float], res: SignalResult
+) -> dict[Key, float]:
+    """Slow calls into a backend: the backend's fault when its existing calls got slower across
+    the board; the caller's when only its own (new or changed) query is slow."""
+    out = {k: v for k, v in excess.items() if k[0] != "call"}
+    by_host: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
+    for (kind, name), ex in sorted(excess.items()):
+        if kind == "call":
+            caller, host, _ = name.split("|", 2)
+            by_host[host].append((caller, name, ex))
+    for host, slow in sorted(by_host.items()):
+        names = {n for _, n, _ in slow}
+        existing = [n for n in names if ("call", n) in base]
+        unchanged = [
+            n for (kind, n) in now if kind == "call" and n.split("|")[1] == host and n not in names
+        ]
+        if len(existing) >= 2 or (existing and not unchanged):
+            key: Key = ("svc", host)
+            out[key] = out.get(key, 0.0) + sum(ex for _, _, ex in slow)
+            res.tag(host, "db", "backend")
+            continue
+        for caller, name, ex in slow:
+            key = ("svc", caller)
+            out[key] = out.get(key, 0.0) + ex
+            res.tag(caller, "db", "caller_query" if ("call", name) in base else "new_query")
+    return out
 
 
 def latency_origin(ctx: Context) -> SignalResult:
     res = SignalResult(SignalName.LATENCY_ORIGIN)
     if not ctx.incident:
         return res
-    now = _medians(ctx.incident)
-    base = _medians(ctx.baseline) if ctx.baseline else {}
-    excess: dict[Key, float] = {}
-    for key, value in now.items():
-        if key[0] == "db":
-            continue
-        b = base.get(key, 0.0)
-        if ctx.baseline and value < ctx.t.latency_ratio * b:
-            continue
-        if value - b >= ctx.t.latency_min_excess_ms:
-            excess[key] = value - b
+    backends = ctx.backends
+    now = _medians(ctx.incident, backends)
+    base = _medians(ctx.baseline, backends) if ctx.baseline else {}
+    raw = _excess(ctx, {k: v for k, v in now.items() if k[0] != "db"}, base)
+    excess = _place_backend_calls(raw, now, base, res)
     if not excess:
         return res
     top = max(excess.values())
     factor = 1.0 if ctx.baseline else 0.6
     ids = ctx.cite(*(te.evidence_id for te in ctx.incident))
     for (kind, service), ex in sorted(excess.items()):
-        score = factor * ex / top
-        b = base.get((kind, service), 0.0)
-        what = "network time to" if kind == "net" else "self time in"
-        res.add(
-            service, score, ids, f"{what} {service}: {now[(kind, service)]:.0f} ms vs {b:.0f} ms"
-        )
+        what = "network time to" if kind == "net" else "extra self time in"
+        res.add(service, factor * ex / top, ids, f"{what} {service}: +{ex:.0f} ms vs baseline")
         if kind == "net":
             res.tag(service, "network_delay")
-        else:
-            db_now = now.get(("db", service), 0.0) - base.get(("db", service), 0.0)
-            if db_now >= 0.5 * ex:
-                res.tag(service, "db")
+        elif now.get(("db", service), 0.0) - base.get(("db", service), 0.0) >= 0.5 * ex:
+            res.tag(service, "db")
     return res

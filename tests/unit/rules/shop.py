@@ -47,3 +47,27 @@ def slow_network_to_payment(gap_ms: float) -> TraceEvidence:
     c1, checkout = call(root, "checkout", ms=40 + 2 * gap_ms)
     c2, payment = call(checkout, "payment", ms=10, gap_ms=gap_ms)
     return trace([root, c1, checkout, c2, payment])
+
+
+def db_calls(queries: dict[str, float], *, baseline: bool) -> TraceEvidence:
+    """checkout -> db-primary (uninstrumented postgres), one client span per query."""
+    root = span("checkout", ms=20 + sum(queries.values()))
+    spans = [root]
+    offset = 1.0
+    for q, ms in queries.items():
+        spans.append(
+            span(
+                "checkout",
+                parent=root,
+                kind=SpanKind.CLIENT,
+                ms=ms,
+                offset_ms=offset,
+                attrs={
+                    "db.system.name": "postgresql",
+                    "db.query.text": q,
+                    "server.address": "db-primary",
+                },
+            )
+        )
+        offset += ms
+    return trace(spans, baseline=baseline)

@@ -184,3 +184,24 @@ def test_change_kinds_are_tagged() -> None:
     res = change_proximity(ctx_of(traces=traces, changes=[cfg]))
     assert "change_config" in res.tags["payment"]
     assert Resource().service == "unknown"
+
+
+def test_slow_backend_for_every_existing_query_blames_the_backend() -> None:
+    before = {"SELECT a FROM t WHERE id = $1": 3.0, "SELECT b FROM u WHERE id = $1": 3.0}
+    after = dict.fromkeys(before, 400.0)
+    traces = [shop.db_calls(before, baseline=True) for _ in range(3)]
+    traces += [shop.db_calls(after, baseline=False) for _ in range(3)]
+    res = latency_origin(ctx_of(traces=traces))
+    assert max(res.scores, key=res.scores.__getitem__) == "db-primary"
+    assert {"db", "backend"} <= res.tags["db-primary"]
+
+
+def test_a_new_slow_query_blames_its_caller_not_the_backend() -> None:
+    old = {"SELECT a FROM t WHERE id = $1": 3.0}
+    new = {**old, "SELECT * FROM orders WHERE customer_id = $1": 600.0}
+    traces = [shop.db_calls(old, baseline=True) for _ in range(3)]
+    traces += [shop.db_calls(new, baseline=False) for _ in range(3)]
+    res = latency_origin(ctx_of(traces=traces))
+    assert max(res.scores, key=res.scores.__getitem__) == "checkout"
+    assert {"db", "new_query"} <= res.tags["checkout"]
+    assert "db-primary" not in res.scores
