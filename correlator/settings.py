@@ -58,10 +58,38 @@ class PrometheusSettings(BackendSettings):
         default_factory=list, description="Alertmanager external_labels to strip from selectors"
     )
     trace_id_labels: list[str] = Field(default_factory=lambda: ["trace_id", "traceID", "traceId"])
+    service_labels: list[str] = Field(
+        default_factory=lambda: [
+            "service",
+            "service_name",
+            "app",
+            "k8s_deployment_name",
+            "deployment",
+            "job",
+        ],
+        description="alert labels naming the alert's service, first present wins",
+    )
+    version_queries: list[str] = Field(
+        default_factory=lambda: [
+            "count by (job, service, service_name, version, service_version, revision, commit)"
+            " (build_info)",
+            "count by (job, service_name, service_version) (target_info)",
+        ],
+        description="query_range-ed to infer version changes (version or service_version label)",
+    )
 
 
 class TempoSettings(BackendSettings):
     search_limit: int = 5
+    search_template: str = Field(
+        default='{{ resource.service.name = "{service}" && (status = error || duration > 500ms) }}',
+        description="TraceQL fallback when there are no exemplars; {service} is escaped",
+    )
+    baseline_template: str = Field(
+        default='{{ resource.service.name = "{service}" }}',
+        description="TraceQL for pre-onset baseline traces (version comparison)",
+    )
+    baseline_traces: int = Field(default=2, ge=0, le=10)
 
 
 class LokiSettings(BackendSettings):
@@ -75,6 +103,8 @@ class LokiSettings(BackendSettings):
     categorize_labels: bool = True
     error_filter: str = Field(default='|~ "(?i)(error|exception|fatal|panic|fail)"')
     line_limit: int = 1000
+    pattern_before_seconds: float = Field(default=900.0, description="error lines before onset")
+    pattern_after_seconds: float = Field(default=300.0, description="error lines after onset")
 
 
 class GrafanaSettings(BackendSettings):
@@ -169,6 +199,9 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=30, ge=1)
     stuck_after_seconds: float = 300.0
     evidence_deadline_seconds: float = 10.0
+    change_lookback_seconds: float = Field(
+        default=7200.0, description="how far before onset deploys and version changes are read"
+    )
     body_limit_bytes: int = 1024 * 1024
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR")
     rules_dir: Path = Field(default_factory=lambda: _data_dir("rules"))

@@ -1,0 +1,29 @@
+"""The backends the evidence chain reads, as ports. ``None`` = not configured: the matching
+evidence is recorded with status ``not_configured`` instead of being silently absent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from correlator.ports import (
+    AnnotationSource,
+    DeployStore,
+    ExemplarSource,
+    LogSource,
+    MetricsSource,
+    RuleExprSource,
+    TraceSearch,
+    TraceSource,
+)
+
+
+@dataclass(frozen=True)
+class EvidenceSources:
+    exemplars: ExemplarSource | None = None
+    metrics: MetricsSource | None = None
+    rule_exprs: RuleExprSource | None = None
+    traces: TraceSource | None = None
+    trace_search: TraceSearch | None = None
+    logs: LogSource | None = None
+    annotations: AnnotationSource | None = None
+    deploys: DeployStore | None = None
