@@ -157,3 +157,25 @@ def test_missing_backends_give_insufficient_with_next_queries(ruleset: RuleSet) 
     assert "no exemplars" in text
     assert "timeout" in text
     assert any('resource.service.name = "check\\"out"' in q for q in a.insufficient.next_queries)
+
+
+async def test_rank_stage_is_the_pipeline_rules_stage(ruleset: RuleSet) -> None:
+    from datetime import UTC, datetime
+
+    from correlator.models import AlertStatus, Investigation, InvestigationStatus
+    from correlator.rules import RankStage
+
+    b = bundle(traces=[shop.payment_fails() for _ in range(2)])
+    now = datetime.now(UTC)
+    inv = Investigation(
+        id="i",
+        fingerprint="f",
+        alert=b.alert,
+        alert_status=AlertStatus.FIRING,
+        status=InvestigationStatus.RUNNING,
+        created_at=now,
+        updated_at=now,
+    )
+    analysis = await RankStage(ruleset)(inv, b)
+    assert analysis == rank(b, ruleset)
+    assert analysis.top is not None and analysis.top.service == "payment"
