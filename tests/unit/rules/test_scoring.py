@@ -178,4 +178,5 @@ async def test_rank_stage_is_the_pipeline_rules_stage(ruleset: RuleSet) -> None:
     )
     analysis = await RankStage(ruleset)(inv, b)
     assert analysis == rank(b, ruleset)
-    assert analysis.top is not None and analysis.top.service == "payment"
+    assert analysis.top is not None
+    assert analysis.top.service == "payment"
