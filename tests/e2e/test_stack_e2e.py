@@ -297,6 +297,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         stop_load.set()
         loader.join(timeout=30)
         run.load = dict(load_result)
+        # kept next to the process logs for triage: pytest's tmp dir, stack0/
+        (tmp / "investigation.json").write_text(json.dumps(run.investigation, indent=2))
         yield run
     finally:
         stop_load.set()
