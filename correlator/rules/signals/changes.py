@@ -55,9 +55,30 @@ def change_score(ctx: Context, c: Change) -> float:
     return proximity * (0.6 + 0.4 * match)
 
 
+INFERRED_SOURCES = {"trace", "metric"}
+
+
+def _same_release(a: Change, b: Change) -> bool:
+    return a.service == b.service and bool(
+        (a.to_version and a.to_version == b.to_version)
+        or (a.to_commit and b.to_commit and (a.to_commit.startswith(b.to_commit[:7])))
+    )
+
+
 def ranked_changes(ctx: Context, service: str) -> list[tuple[float, Change]]:
-    """Changes of ``service`` in the window, best first (stable tie-break on time then id)."""
-    scored = [(change_score(ctx, c), c) for c in ctx.bundle.changes if c.service == service]
+    """Changes of ``service`` in the window, best first (stable tie-break on time then id).
+
+    A change inferred from traces/metrics that repeats a recorded deploy (same version or
+    commit) is folded into it: the recorded one carries the URL, author and previous version.
+    """
+    mine = [c for c in ctx.bundle.changes if c.service == service]
+    recorded = [c for c in mine if c.source not in INFERRED_SOURCES]
+    kept = [
+        c
+        for c in mine
+        if c.source not in INFERRED_SOURCES or not any(_same_release(c, r) for r in recorded)
+    ]
+    scored = [(change_score(ctx, c), c) for c in kept]
     scored = [(s, c) for s, c in scored if s > 0]
     return sorted(scored, key=lambda sc: (-sc[0], -sc[1].time.timestamp(), sc[1].evidence_id))
 

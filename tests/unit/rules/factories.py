@@ -152,8 +152,7 @@ def change(
         service=service,
         kind=kind,
         time=ONSET - timedelta(minutes=minutes_before),
-        source="deploy_api",
-        **kw,  # type: ignore[arg-type]
+        **{"source": "deploy_api", **kw},  # type: ignore[arg-type]
     )
 
 

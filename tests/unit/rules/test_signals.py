@@ -205,3 +205,15 @@ def test_a_new_slow_query_blames_its_caller_not_the_backend() -> None:
     assert max(res.scores, key=res.scores.__getitem__) == "checkout"
     assert {"db", "new_query"} <= res.tags["checkout"]
     assert "db-primary" not in res.scores
+
+
+def test_a_trace_inferred_version_change_folds_into_the_recorded_deploy() -> None:
+    from correlator.rules.signals.changes import ranked_changes
+
+    traces = [shop.payment_fails(version="2.0")]
+    recorded = change("payment", 20, to_version="2.0", url="https://git.example/c")
+    inferred = change(
+        "payment", 1, kind=ChangeKind.VERSION_CHANGE, to_version="2.0", source="trace"
+    )
+    got = ranked_changes(ctx_of(traces=traces, changes=[inferred, recorded]), "payment")
+    assert [c.evidence_id for _, c in got] == [recorded.evidence_id]
