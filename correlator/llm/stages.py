@@ -81,6 +81,16 @@ def cited(ids: list[str], known: set[str]) -> list[str]:
     return list(dict.fromkeys(i for i in ids if i in known))
 
 
+def over_budget(run: Run, st: LLMStageStats, messages: list[dict[str, str]]) -> bool:
+    """True (and noted) when even the most compacted prompt exceeds the stage's input budget."""
+    budget = run.stage_settings(st.stage).max_input_tokens
+    used = prompt_tokens(messages)
+    if used <= budget:
+        return False
+    st.error = f"prompt needs ~{used} tokens even fully compacted; max_input_tokens is {budget}"
+    return True
+
+
 # -- digest ------------------------------------------------------------------------------------
 def needs_digest(run: Run, chunks: list[Chunk]) -> bool:
     """Small bundles skip digest: their compacted evidence fits half the rank budget."""
@@ -105,6 +115,8 @@ def digest_messages(run: Run, chunk: Chunk) -> list[dict[str, str]]:
 
 async def _digest_chunk(run: Run, st: LLMStageStats, chunk: Chunk) -> list[Fact]:
     messages = digest_messages(run, chunk)
+    if over_budget(run, st, messages):
+        return _chunk_fallback(chunk)
     try:
         out = await structured(run, st, DigestOut, messages, stream=False)
     except LLMCallError as e:
@@ -233,6 +245,9 @@ async def rank(
     clock = StageClock(run, st)
     await run.event("llm.stage", {"stage": stage, "status": "started"})
     msgs = naive_messages(run) if stage == "naive" else rank_messages(run, chunks, facts)
+    if stage != "naive" and over_budget(run, st, msgs):
+        clock.done("over_budget")
+        return None
     try:
         out = await structured(
             run, st, RankOut, msgs, stream=run.mode == "stream" and stage == "rank"
@@ -326,6 +341,9 @@ async def remediate(run: Run, analysis: Analysis) -> Remediation | None:
         return None
     await run.event("llm.stage", {"stage": "remediate", "status": "started"})
     msgs = remediate_messages(run, top)
+    if over_budget(run, st, msgs):
+        clock.done("over_budget")
+        return None
     try:
         out = await structured(run, st, RemediateOut, msgs, stream=run.mode == "stream")
     except LLMCallError as e:

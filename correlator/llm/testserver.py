@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -72,6 +73,36 @@ def schema_name(body: dict[str, Any]) -> str:
         if isinstance(js, dict):
             return str(js.get("name", ""))
     return ""
+
+
+_CATALOG_ID = re.compile(r"^- (\S+) \| ", re.M)
+_JSON_ID = re.compile(r'"(?:evidence_)?id": "([^"]+)"')
+_DIGEST_IDS = re.compile(r"^Ids you may cite: (.+)$", re.M)
+_RULE_TOP = re.compile(r"^1\. (\S+) / (\w+) \(", re.M)
+_TOP_HYP = re.compile(r"^Top hypothesis: (\S+) / (\w+) ", re.M)
+
+
+def auto_reply(body: dict[str, Any]) -> Reply:
+    """A valid, cited reply for any stage, derived from the prompt (for benchmarks and demos)."""
+    prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+    name = schema_name(body)
+    ids = _CATALOG_ID.findall(prompt) or _JSON_ID.findall(prompt)
+    if name == "digest":
+        m = _DIGEST_IDS.search(prompt)
+        cite = m.group(1).split(", ")[:2] if m else ids[:1]
+        return Reply.json(
+            {"facts": [{"statement": "errors rise after onset", "evidence_ids": cite}]}
+        )
+    if name == "remediate":
+        m = _TOP_HYP.search(prompt)
+        svc = m.group(1) if m else "unknown"
+        return Reply.json(
+            {"kind": "investigate", "summary": f"inspect {svc}", "risk": "none", "verify": "alert"}
+        )
+    m = _RULE_TOP.search(prompt)
+    svc, fault = (m.group(1), m.group(2)) if m else ("unknown", "code_error")
+    hyp = {"service": svc, "fault_type": fault, "statement": f"{svc} fails", "confidence": 0.7}
+    return Reply.json({"hypotheses": [{**hyp, "evidence_ids": ids[:3]}]} if ids else {})
 
 
 def _tokens(text: str) -> int:
@@ -261,3 +292,33 @@ class FakeOpenAI:
         head += [f"{k}: {v}" for k, v in (extra or {}).items()]
         w.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
         await w.drain()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run standalone: ``python -m correlator.llm.testserver --port 8001`` (answers auto_reply)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="local OpenAI-compatible test server (loopback)")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--ttft-ms", type=float, default=500.0)
+    ap.add_argument("--prefill-ms-per-token", type=float, default=0.05)
+    ap.add_argument("--tokens-per-second", type=float, default=60.0)
+    args = ap.parse_args(argv)
+    srv = FakeOpenAI(
+        ttft_ms=args.ttft_ms,
+        prefill_ms_per_token=args.prefill_ms_per_token,
+        tokens_per_second=args.tokens_per_second,
+        responder=auto_reply,
+        port=args.port,
+    )
+    srv.start()
+    print(srv.api_base, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        srv.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
