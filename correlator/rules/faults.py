@@ -70,6 +70,8 @@ def _symptom_fault(
     if lat >= err and lat > 0:
         if "db" in tags:
             return FaultType.DATABASE_SLOW
+        if "network_loss" in tags:
+            return FaultType.NETWORK_LOSS
         if "network_delay" in tags:
             return FaultType.NETWORK_DELAY
     if "network_error" in tags and "exception" not in tags:

@@ -157,6 +157,9 @@ class Thresholds(Strict):
     traffic_ratio: float = Field(default=2.0, gt=1)
     latency_ratio: float = Field(default=2.0, gt=1)
     latency_min_excess_ms: float = Field(default=20.0, ge=0)
+    loss_dispersion: float = Field(
+        default=0.6, gt=0, description="CV of network time above which delay looks like loss"
+    )
     log_surge_ratio: float = Field(default=3.0, gt=1)
     log_min_count: int = Field(default=3, ge=1)
     min_score: float = Field(default=0.15, ge=0, description="below: not an accusation")

@@ -75,10 +75,24 @@ def trace_breakdown(te: TraceEvidence, backends: set[str]) -> dict[Key, float]:
     return dict(out)
 
 
-def _medians(traces: list[TraceEvidence], backends: set[str]) -> dict[Key, float]:
-    rows = [trace_breakdown(te, backends) for te in traces]
+def _rows(traces: list[TraceEvidence], backends: set[str]) -> list[dict[Key, float]]:
+    return [trace_breakdown(te, backends) for te in traces]
+
+
+def _medians(rows: list[dict[Key, float]]) -> dict[Key, float]:
     keys = {k for r in rows for k in r}
     return {k: median([r.get(k, 0.0) for r in rows]) for k in keys}
+
+
+def _dispersion(rows: list[dict[Key, float]], key: Key) -> float:
+    """Coefficient of variation of one key across traces: retransmissions after packet loss
+    come in discrete large steps (high), a delayed link shifts every call alike (low)."""
+    values = [r.get(key, 0.0) for r in rows]
+    if len(values) < 3:
+        return 0.0
+    mean = sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values) / len(values)
+    return (var**0.5) / mean if mean > 0 else 0.0
 
 
 def _excess(ctx: Context, now: dict[Key, float], base: dict[Key, float]) -> dict[Key, float]:
@@ -126,8 +140,9 @@ def latency_origin(ctx: Context) -> SignalResult:
     if not ctx.incident:
         return res
     backends = ctx.backends
-    now = _medians(ctx.incident, backends)
-    base = _medians(ctx.baseline, backends) if ctx.baseline else {}
+    rows = _rows(ctx.incident, backends)
+    now = _medians(rows)
+    base = _medians(_rows(ctx.baseline, backends)) if ctx.baseline else {}
     raw = _excess(ctx, {k: v for k, v in now.items() if k[0] != "db"}, base)
     excess = _place_backend_calls(raw, now, base, res)
     if not excess:
@@ -139,7 +154,8 @@ def latency_origin(ctx: Context) -> SignalResult:
         what = "network time to" if kind == "net" else "extra self time in"
         res.add(service, factor * ex / top, ids, f"{what} {service}: +{ex:.0f} ms vs baseline")
         if kind == "net":
-            res.tag(service, "network_delay")
+            lossy = _dispersion(rows, (kind, service)) > ctx.t.loss_dispersion
+            res.tag(service, "network_loss" if lossy else "network_delay")
         elif now.get(("db", service), 0.0) - base.get(("db", service), 0.0) >= 0.5 * ex:
             res.tag(service, "db")
     return res

@@ -113,4 +113,14 @@ def traffic_surge(ctx: Context) -> SignalResult:
         score = min(1.0, 0.5 + 0.5 * (ratio - thr) / (2 * thr))
         res.add(m.service, score, ctx.cite(m.evidence_id), f"request rate x{ratio:.1f}")
         res.tag(m.service, "traffic")
+    _prefer_entry(ctx, res)
     return res
+
+
+def _prefer_entry(ctx: Context, res: SignalResult) -> None:
+    """A surge enters at the edge and flows down the call graph: a surging service whose caller
+    surges too is carried, not the origin."""
+    surging = set(res.scores)
+    for service in sorted(surging):
+        if any(service in ctx.graph.get(c, set()) for c in surging if c != service):
+            res.scores[service] *= 0.5

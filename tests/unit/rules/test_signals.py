@@ -217,3 +217,28 @@ def test_a_trace_inferred_version_change_folds_into_the_recorded_deploy() -> Non
     )
     got = ranked_changes(ctx_of(traces=traces, changes=[inferred, recorded]), "payment")
     assert [c.evidence_id for _, c in got] == [recorded.evidence_id]
+
+
+def test_traffic_surge_prefers_the_entry_service_of_the_call_graph() -> None:
+    steady = [100.0, 102, 98, 101, 99, 100, 103, 97]
+    surge = [400.0, 410, 395, 405, 420]
+    res = traffic_surge(
+        ctx_of(
+            traces=[shop.healthy()],
+            metrics=[
+                series("frontend", "request_rate", steady + surge),
+                series("checkout", "request_rate", steady + surge),
+            ],
+        )
+    )
+    assert res.scores["frontend"] > res.scores["checkout"] > 0
+
+
+def test_packet_loss_is_told_from_a_delayed_link_by_dispersion() -> None:
+    base = [shop.healthy() for _ in range(3)]
+    lossy = [shop.slow_network_to_payment(g) for g in (1.0, 200.0, 1.0, 1000.0, 400.0)]
+    res = latency_origin(ctx_of(traces=base + lossy))
+    assert "network_loss" in res.tags["payment"]
+    steady = [shop.slow_network_to_payment(g) for g in (300.0, 310.0, 290.0)]
+    res = latency_origin(ctx_of(traces=base + steady))
+    assert "network_delay" in res.tags["payment"]
