@@ -1,0 +1,1 @@
+"""Scenario generator internals: spec (what), sim (requests through a call graph), emit (wire files)."""
