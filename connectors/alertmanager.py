@@ -12,9 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from correlator.errors import BackendBadResponse, BackendUnavailable
+from connectors._http import BackendClient
+from correlator.errors import BackendBadResponse
 from correlator.metrics import Metrics
 from correlator.models import Alert, AlertStatus, Labels
 from correlator.settings import AlertmanagerSettings
@@ -45,6 +46,9 @@ class _GettableAlert(BaseModel):
     status: _AlertState = Field(default_factory=_AlertState)
 
 
+_ALERTS = TypeAdapter(list[_GettableAlert])
+
+
 class AlertmanagerAlerts:
     """Active, unsilenced, uninhibited alerts (optionally only those routed to ``receiver``)."""
 
@@ -55,25 +59,18 @@ class AlertmanagerAlerts:
         *,
         metrics: Metrics | None = None,
     ) -> None:
-        self._client = client
+        self._http = BackendClient(BACKEND, client, settings, metrics=metrics)
         self._receiver = settings.receiver
-        self._metrics = metrics
 
     async def active_alerts(self) -> list[Alert]:
-        params = {"active": "true", "silenced": "false", "inhibited": "false"}
-        params["unprocessed"] = "false"
+        """Raises ``BackendError`` subclasses (mapped and retried by ``connectors._http``)."""
+        params = {"active": True, "silenced": False, "inhibited": False, "unprocessed": False}
+        body = await self._http.get_json(ALERTS_PATH, params=params)
         try:
-            response = await self._client.get(ALERTS_PATH, params=params)
-        except httpx.HTTPError as exc:
-            raise BackendUnavailable(BACKEND, f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code != 200:
-            raise BackendUnavailable(
-                BACKEND, f"HTTP {response.status_code}", status=response.status_code
-            )
-        try:
-            raw = [_GettableAlert.model_validate(a) for a in response.json()]
-        except (ValueError, TypeError, ValidationError) as exc:
-            raise BackendBadResponse(BACKEND, f"unexpected /api/v2/alerts body: {exc}") from exc
+            raw = _ALERTS.validate_python(body)
+        except ValidationError as exc:
+            msg = f"unexpected /api/v2/alerts body: {exc.error_count()} error(s), first: "
+            raise BackendBadResponse(BACKEND, msg + str(exc.errors()[0]["loc"])) from exc
         return [self._to_alert(a) for a in raw if self._wanted(a)]
 
     def _wanted(self, alert: _GettableAlert) -> bool:

@@ -31,34 +31,15 @@ from correlator.worker import Runner, owner_id
 BACKENDS = ("prometheus", "tempo", "loki", "grafana", "alertmanager")
 
 
-def backend_client(name: str, cfg: BackendSettings) -> httpx.AsyncClient:
-    """One client per backend: base URL, timeouts, connection cap, auth and tenant header."""
-    headers = {"User-Agent": f"correlator/{__version__}"}
-    if cfg.tenant:
-        headers["X-Scope-OrgID"] = cfg.tenant
-    auth: httpx.Auth | None = None
-    if cfg.bearer_token is not None:
-        headers["Authorization"] = f"Bearer {cfg.bearer_token.get_secret_value()}"
-    elif cfg.basic_user:
-        password = cfg.basic_password.get_secret_value() if cfg.basic_password else ""
-        auth = httpx.BasicAuth(cfg.basic_user, password)
-    return httpx.AsyncClient(
-        base_url=cfg.url or "",
-        headers=headers,
-        auth=auth,
-        timeout=httpx.Timeout(cfg.timeout_seconds, connect=cfg.connect_timeout_seconds),
-        limits=httpx.Limits(max_connections=cfg.max_concurrency),
-        follow_redirects=False,
-        trust_env=False,
-    )
-
-
 def build_clients(settings: Settings) -> dict[str, httpx.AsyncClient]:
+    """One ``httpx.AsyncClient`` per configured backend (``connectors._http.build_client``)."""
+    from connectors._http import build_client
+
     clients: dict[str, httpx.AsyncClient] = {}
     for name in BACKENDS:
         cfg: BackendSettings = getattr(settings, name)
         if cfg.url:
-            clients[name] = backend_client(name, cfg)
+            clients[name] = build_client(cfg, user_agent=f"correlator/{__version__}")
     return clients
 
 
