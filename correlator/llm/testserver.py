@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-ReplyKind = str  # "content" | "status" | "hang" | "refusal"
+ReplyKind = str  # "content" | "status" | "hang" | "refusal" | "drop"
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,11 @@ class Reply:
     @classmethod
     def hang(cls) -> Reply:
         return cls("hang")
+
+    @classmethod
+    def drop(cls, content: str = '{"hypotheses": [') -> Reply:
+        """Close the connection mid-answer (after a few streamed chunks when streaming)."""
+        return cls("drop", content=content)
 
     @classmethod
     def refusal(cls, reason: str = "I can't help with that.") -> Reply:
@@ -127,6 +132,8 @@ class FakeOpenAI:
         self._thread: threading.Thread | None = None
         self._stopping: asyncio.Event | None = None
         self._ready = threading.Event()
+        self._in_flight = 0
+        self.max_in_flight = 0  # highest number of requests answered at the same time
 
     # -- control ------------------------------------------------------------------------------
     @property
@@ -197,7 +204,12 @@ class FakeOpenAI:
                 await self._send(writer, 404, {"error": {"message": "not found"}})
                 return
             body = json.loads(raw or b"{}")
-            await self._answer(writer, body, self._next_reply(body))
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+            try:
+                await self._answer(writer, body, self._next_reply(body))
+            finally:
+                self._in_flight -= 1
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):
             pass
         finally:
@@ -219,6 +231,13 @@ class FakeOpenAI:
         await asyncio.sleep((self.ttft_ms + self.prefill_ms_per_token * prompt_tokens) / 1000.0)
         if body.get("stream"):
             await self._stream(w, body, reply, prompt_tokens)
+            return
+        if reply.kind == "drop":
+            w.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 999\r\n\r\n"
+            )
+            w.write(reply.content.encode())
+            await w.drain()
             return
         message: dict[str, Any] = {"role": "assistant", "content": reply.content}
         if reply.kind == "refusal":
@@ -262,6 +281,8 @@ class FakeOpenAI:
                 delta["role"] = "assistant"
             chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
             await self._sse(w, chunk)
+            if reply.kind == "drop" and i >= 1:
+                return
             if self.tokens_per_second > 0:
                 await asyncio.sleep(1.0 / self.tokens_per_second)
         done = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from correlator.llm import LLMRuntime, MemoryCache, refine, start_run
+import pytest
+
+from correlator.llm import LLMRuntime, MemoryCache, refine, start_run, totals
 from correlator.llm.budget import compact, count_tokens, fit
 from correlator.llm.runner import prompt_tokens
 from correlator.llm.stages import chunks_for, digest_messages, rank_messages
@@ -103,3 +105,36 @@ async def test_auto_reply_drives_every_stage_to_a_cited_result() -> None:
     assert out.analysis.top.source == "llm"
     assert out.remediation is not None
     assert out.remediation.source == "llm"
+
+
+async def test_totals_sum_the_stages(server: FakeOpenAI) -> None:
+    server.responder = auto_reply
+    out = await refine(
+        checkout_bundle(),
+        rules_analysis(),
+        settings=llm_settings(server),
+        metrics=Metrics(),
+        mode="batch",
+    )
+    t = totals(out.report)
+    assert t["calls"] == len(server.bodies()) == 2
+    assert t["tokens_in"] == sum(s.tokens_in for s in out.report.stages) > 0
+    assert t["cost_usd"] == 0.0  # openai/test-model is not in litellm's price map
+
+
+async def test_cost_is_reported_when_litellm_knows_the_model(server: FakeOpenAI) -> None:
+    server.responder = auto_reply
+    metrics = Metrics()
+    out = await refine(
+        checkout_bundle(),
+        rules_analysis(),
+        settings=llm_settings(server, model="openai/gpt-4o-mini"),
+        metrics=metrics,
+        mode="stream",
+    )
+    rank = next(s for s in out.report.stages if s.stage == "rank")
+    assert rank.cost_usd is not None
+    assert rank.cost_usd > 0
+    assert metrics.registry.get_sample_value(
+        "correlator_llm_cost_usd_total", {"model": "openai/gpt-4o-mini"}
+    ) == pytest.approx(totals(out.report)["cost_usd"])
