@@ -59,7 +59,7 @@ def next_queries(rs: RuleSet, ctx: Context, keys: set[str]) -> list[str]:
             render_promql(
                 template,
                 values,
-                service_label=rs.settings.service_label,
+                service_label=rs.service_label_for(ctx.bundle.alert),
                 namespace_label=rs.settings.namespace_label,
                 expr=ctx.bundle.expr or alert.expr or "",
             )

@@ -57,7 +57,7 @@ def _verify(rs: RuleSet, ctx: Context, service: str, fault: FaultType) -> str:
     return render_promql(
         template,
         values,
-        service_label=rs.settings.service_label,
+        service_label=rs.service_label_for(ctx.bundle.alert),
         namespace_label=rs.settings.namespace_label,
         expr=ctx.bundle.expr or ctx.bundle.alert.expr or "",
     )

@@ -61,6 +61,14 @@ class RuleSet(Strict):
                     out[sig] = rule.weights.get(sig, base[sig])
         return dict(sorted(out.items()))
 
+    def service_label_for(self, alert: Alert) -> str:
+        """The label naming services in this alert's world (``service``, ``service_name``,
+        ``app``...): the first of ``alert_service_labels`` the alert carries."""
+        for label in self.settings.alert_service_labels:
+            if alert.labels.get(label):
+                return label
+        return self.settings.service_label
+
     def namespace_of(self, alert: Alert) -> str:
         return alert.labels.get(self.settings.namespace_label, "")
 
@@ -80,7 +88,7 @@ class RuleSet(Strict):
                 expr = render_promql(
                     m.expr,
                     promql_values(service=service, namespace=namespace, alertname=alert.alertname),
-                    service_label=self.settings.service_label,
+                    service_label=self.service_label_for(alert),
                     namespace_label=self.settings.namespace_label,
                     expr=alert.expr or "",
                 )

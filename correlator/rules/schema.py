@@ -47,6 +47,8 @@ class MetricSignal(StrEnum):
     MEMORY = "memory"
     DISK = "disk"
     RESTARTS = "restarts"
+    FDS = "fds"
+    PACKET_DROPS = "packet_drops"
     REQUEST_RATE = "request_rate"
 
 
@@ -167,7 +169,11 @@ class Thresholds(Strict):
 
 
 class Settings(Strict):
-    service_label: str = "service"
+    service_label: str = Field(
+        default="service",
+        description="label name for {{ service_label }} when the alert carries none of "
+        "alert_service_labels (else the first of those it carries)",
+    )
     namespace_label: str = "namespace"
     alert_service_labels: list[str] = Field(
         default_factory=lambda: ["service", "service_name", "app", "job"]
@@ -178,6 +184,13 @@ class Settings(Strict):
     def _label_name(cls, v: str) -> str:
         if not _LABEL_NAME.match(v):
             raise ValueError(f"invalid label name {v!r}")
+        return v
+
+    @field_validator("alert_service_labels")
+    @classmethod
+    def _label_names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            cls._label_name(name)
         return v
 
 

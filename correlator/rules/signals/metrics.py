@@ -20,6 +20,8 @@ RESOURCE_TAG = {
     MetricSignal.MEMORY.value: "memory",
     MetricSignal.DISK.value: "disk",
     MetricSignal.RESTARTS.value: "restarts",
+    MetricSignal.FDS.value: "socket",
+    MetricSignal.PACKET_DROPS.value: "network_loss",
 }
 
 

@@ -50,7 +50,7 @@ def test_verify_query_is_escaped_promql(ruleset: RuleSet) -> None:
     b = bundle(the_alert=alert("HighCPU"))
     v = Verdict(fault=FaultType.RESOURCE_CPU, change=None, tags=frozenset({"cpu"}), flag=None)
     rem = propose(ruleset, Context(b, Thresholds()), EVIL, v)
-    assert 'container="pay\\"ment; rm -rf / #\\n$(id)"' in rem.verify
+    assert 'service="pay\\"ment; rm -rf / #\\n$(id)"' in rem.verify
 
 
 def test_index_suggestion_parses_table_and_filtered_column() -> None:
