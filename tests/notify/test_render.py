@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from correlator.models import Investigation
+from correlator.models import AlertStatus, Investigation
 from correlator.notes import NoteRenderer, pagerduty_dedup_key
 from tests.notify import factory
 
@@ -18,7 +18,7 @@ REGEN = os.environ.get("CORRELATOR_REGEN_GOLDEN") == "1"
 CASES: dict[str, tuple[Callable[[], Investigation], str]] = {
     "rich_rules": (lambda: factory.rich(), "rules"),
     "rich_llm": (lambda: factory.rich(), "llm"),
-    "rich_resolved": (lambda: factory.rich(status=factory.AlertStatus.RESOLVED), "resolved"),
+    "rich_resolved": (lambda: factory.rich(status=AlertStatus.RESOLVED), "resolved"),
     "hostile": (factory.hostile, "rules"),
     "undetermined": (factory.undetermined, "rules"),
 }
