@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -130,7 +131,8 @@ async def _run_claimed(rt: Runtime, claimed: Investigation) -> Investigation:
         await rt.store.save(progress, owner=rt.owner)
 
     result = await rt.runner()(claimed, checkpoint)
-    final = result.model_copy(update={"status": InvestigationStatus.DONE})
+    done = {"status": InvestigationStatus.DONE, "finished_at": datetime.now(UTC)}
+    final = result.model_copy(update=done)
     await rt.store.save(final, owner=rt.owner)
     got = await rt.store.get(final.id)
     return got if got is not None else final
