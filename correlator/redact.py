@@ -80,7 +80,7 @@ _KV = re.compile(
     r"|access[_-]?token|refresh[_-]?token|token|secret|password|passwd|pwd|pass))"
     r"[\"']?\s{0,3}[:=]\s{0,3}[\"']?)" + _NOT_PLACEHOLDER + r"[^\s\"'&,;<>\[\]]{4,}"
 )
-_CARD = re.compile(r"(?<![0-9A-Za-z])[2-6][0-9](?:[ -]?[0-9]){11,17}(?![0-9A-Za-z])")
+_CARD = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9]){12,40}(?![0-9A-Za-z])")
 _EMAIL = re.compile(
     r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b"
 )
@@ -109,9 +109,38 @@ def _sub(
     return pattern.sub(repl, text)
 
 
-def _card_kind(m: re.Match[str]) -> str | None:
-    digits = re.sub(r"[ -]", "", m.group(0))
-    return "card" if 13 <= len(digits) <= 19 and _luhn_ok(digits) else None
+def _is_card(groups: list[str]) -> bool:
+    if len(groups) > 1 and any(not 3 <= len(g) <= 6 for g in groups):
+        return False  # cards are printed in groups of 4 (Amex 4-6-5), not "1 2 3"
+    digits = "".join(groups)
+    return 13 <= len(digits) <= 19 and digits[0] in "23456" and _luhn_ok(digits)
+
+
+def _card_repl(counts: Counter[str]) -> Callable[[re.Match[str]], str]:
+    """Redact every Luhn-valid run of digit groups (13-19 digits) inside a candidate, left to
+    right, so numbers glued to other digits ("12 4111 1111 1111 1111") are still caught."""
+
+    def repl(m: re.Match[str]) -> str:
+        parts = re.split(r"([ -])", m.group(0))  # groups at even indexes, separators at odd
+        groups = parts[0::2]
+        out: list[str] = []
+        i = 0
+        while i < len(groups):
+            size = next(
+                (n for n in range(len(groups) - i, 0, -1) if _is_card(groups[i : i + n])), 0
+            )
+            if i:
+                out.append(parts[2 * i - 1])
+            if size:
+                counts["card"] += 1
+                out.append(placeholder("card"))
+                i += size
+            else:
+                out.append(groups[i])
+                i += 1
+        return "".join(out)
+
+    return repl
 
 
 def _kv_kind(m: re.Match[str]) -> str:
@@ -130,7 +159,7 @@ def redact(text: str, *, emails: bool = False) -> Redacted:
     out = _sub(_AUTH_SCHEME, out, counts, lambda m: m.group("scheme").lower())
     out = _sub(_API_KEY, out, counts, lambda m: "api_key")
     out = _sub(_KV, out, counts, _kv_kind)
-    out = _sub(_CARD, out, counts, _card_kind)
+    out = _CARD.sub(_card_repl(counts), out)
     if emails:
         out = _sub(_EMAIL, out, counts, lambda m: "email")
     return Redacted(out, dict(counts))

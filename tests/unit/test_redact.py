@@ -119,17 +119,44 @@ _SECRETS = st.one_of(
 )
 
 
+def _luhn_complete(body: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return body + str((10 - total % 10) % 10)
+
+
+_MORE_SECRETS = st.one_of(
+    st.text(string.digits, min_size=14, max_size=14).map(lambda s: _luhn_complete("4" + s)),
+    st.text(string.ascii_letters + string.digits, min_size=12, max_size=30).map(
+        lambda s: "xoxb-1" + s
+    ),
+    st.text(string.ascii_letters + string.digits, min_size=20, max_size=20).map(
+        lambda s: "glpat-" + s
+    ),
+    st.text(string.ascii_letters + string.digits, min_size=35, max_size=35).map(
+        lambda s: "AIza" + s
+    ),
+    st.text(string.ascii_letters + string.digits + "+/", min_size=20, max_size=60).map(
+        lambda s: f"-----BEGIN EC PRIVATE KEY-----\n{s}\n-----END EC PRIVATE KEY-----"
+    ),
+)
+
+
 def _secret_core(s: str) -> str:
+    if s.startswith("-----BEGIN"):
+        return s.split("\n")[1]
     for sep in ("Bearer ", "password=", "u:"):
         if s.startswith(sep) or (sep == "u:" and "://u:" in s):
             return s.split(sep, 1)[1].split("@", 1)[0]
     return s
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
     before=st.text(max_size=40),
-    secret=_SECRETS,
+    secret=st.one_of(_SECRETS, _MORE_SECRETS),
     after=st.text(max_size=40),
 )
 def test_planted_secrets_never_survive(before: str, secret: str, after: str) -> None:
@@ -153,3 +180,28 @@ def test_redaction_is_idempotent_with_secrets(before: str, secret: str, after: s
     again = redact(once)
     assert again.text == once
     assert again.counts == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ids 12 4111 1111 1111 1111 x", "ids 12 [REDACTED:card] x"),
+        ("4111 1111 1111 1111 99", "[REDACTED:card] 99"),
+        ("amex 3782 822463 10005", "amex [REDACTED:card]"),
+        ("1 2 3 4 5 6 7 8 9 10 11 12 13 14", "1 2 3 4 5 6 7 8 9 10 11 12 13 14"),
+    ],
+)
+def test_card_numbers_next_to_other_digits(text: str, expected: str) -> None:
+    assert redact(text).text == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=st.text(string.digits + " -", max_size=12),
+    body=st.text(string.digits, min_size=14, max_size=14),
+    after=st.text(string.digits + " -", max_size=12),
+)
+def test_cards_survive_no_neighbouring_digits(before: str, body: str, after: str) -> None:
+    card = _luhn_complete("4" + body)
+    assume(card not in before and card not in after)
+    assert card not in redact(f"{before} {card} {after}").text
