@@ -65,6 +65,22 @@ def _same_release(a: Change, b: Change) -> bool:
     )
 
 
+def _fill_from(c: Change, inferred: list[Change]) -> Change:
+    """Take the previous version/commit from a matching inferred change when the record lacks it
+    (the first deploy seen in the window has no predecessor; baseline traces know it)."""
+    if c.from_version and c.from_commit:
+        return c
+    for other in sorted(inferred, key=lambda o: o.evidence_id):
+        if _same_release(other, c):
+            return c.model_copy(
+                update={
+                    "from_version": c.from_version or other.from_version,
+                    "from_commit": c.from_commit or other.from_commit,
+                }
+            )
+    return c
+
+
 def ranked_changes(ctx: Context, service: str) -> list[tuple[float, Change]]:
     """Changes of ``service`` in the window, best first (stable tie-break on time then id).
 
@@ -72,12 +88,9 @@ def ranked_changes(ctx: Context, service: str) -> list[tuple[float, Change]]:
     commit) is folded into it: the recorded one carries the URL, author and previous version.
     """
     mine = [c for c in ctx.bundle.changes if c.service == service]
-    recorded = [c for c in mine if c.source not in INFERRED_SOURCES]
-    kept = [
-        c
-        for c in mine
-        if c.source not in INFERRED_SOURCES or not any(_same_release(c, r) for r in recorded)
-    ]
+    inferred = [c for c in mine if c.source in INFERRED_SOURCES]
+    recorded = [_fill_from(c, inferred) for c in mine if c.source not in INFERRED_SOURCES]
+    kept = recorded + [c for c in inferred if not any(_same_release(c, r) for r in recorded)]
     scored = [(change_score(ctx, c), c) for c in kept]
     scored = [(s, c) for s, c in scored if s > 0]
     return sorted(scored, key=lambda sc: (-sc[0], -sc[1].time.timestamp(), sc[1].evidence_id))

@@ -35,9 +35,11 @@ def _is_errorish(p: LogPattern) -> bool:
     return bool(ERRORISH.search(p.template))
 
 
-def _anomalous_count(p: LogPattern, ratio: float, min_count: int) -> int:
+def _anomalous_count(p: LogPattern, ratio: float, min_count: int, blind: bool) -> int:
     if p.count < min_count or not _is_errorish(p):
         return 0
+    if blind:
+        return p.count // 2
     if p.is_new or p.baseline_count == 0:
         return p.count
     if p.count >= ratio * p.baseline_count:
@@ -48,11 +50,17 @@ def _anomalous_count(p: LogPattern, ratio: float, min_count: int) -> int:
 def log_evidence(ctx: Context) -> SignalResult:
     res = SignalResult(SignalName.LOGS)
     raw: dict[str, float] = {}
+    # no service had a single line in its baseline window: the baseline was not readable or not
+    # retained, so "new" means nothing; count error lines at half weight instead
+    blind = all(
+        slp.baseline_error_count == 0 and all(p.baseline_count == 0 for p in slp.patterns)
+        for slp in ctx.bundle.log_patterns
+    )
     for slp in sorted(ctx.bundle.log_patterns, key=lambda x: (x.service, x.evidence_id)):
         total = 0
         texts: list[str] = []
         for p in slp.patterns:
-            n = _anomalous_count(p, ctx.t.log_surge_ratio, ctx.t.log_min_count)
+            n = _anomalous_count(p, ctx.t.log_surge_ratio, ctx.t.log_min_count, blind)
             if n:
                 total += n
                 texts.append(p.template)

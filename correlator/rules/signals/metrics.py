@@ -62,7 +62,13 @@ def split(ctx: Context, points: list[tuple[float, float]]) -> tuple[list[float],
 
 
 def robust_z(ref: list[float], test: list[float]) -> float:
-    if not ref or not test:
+    """Robust z of the test segment's upper quartile vs the reference median/IQR.
+
+    The upper quartile (not the max) asks for a sustained shift: one stray sample of a sparse
+    counter (a dropped packet) is not saturation. The scale has floors (5% of the median, half a
+    standard deviation) so a flat or sparse reference cannot make any wiggle infinite.
+    """
+    if len(ref) < 2 or not test:
         return 0.0
     med = statistics.median(ref)
     if len(ref) >= 4:
@@ -70,8 +76,9 @@ def robust_z(ref: list[float], test: list[float]) -> float:
         iqr = q[2] - q[0]
     else:
         iqr = max(ref) - min(ref)
-    scale = max(iqr, 0.05 * abs(med), 1e-9)
-    return (max(test) - med) / scale
+    level = statistics.quantiles(test, n=4, method="inclusive")[2] if len(test) >= 2 else test[0]
+    scale = max(iqr, 0.05 * abs(med), 0.5 * statistics.pstdev(ref), 1e-9)
+    return (level - med) / scale
 
 
 def resource_saturation(ctx: Context) -> SignalResult:

@@ -242,3 +242,20 @@ def test_packet_loss_is_told_from_a_delayed_link_by_dispersion() -> None:
     steady = [shop.slow_network_to_payment(g) for g in (300.0, 310.0, 290.0)]
     res = latency_origin(ctx_of(traces=base + steady))
     assert "network_delay" in res.tags["payment"]
+
+
+def test_logs_without_any_baseline_count_at_half_weight_not_as_new() -> None:
+    pats = [
+        patterns("payment", pattern("payment", "charge failed <*>", 40)),
+        patterns("checkout", pattern("checkout", "request failed <*>", 10)),
+    ]
+    res = log_evidence(ctx_of(log_patterns=pats))
+    assert res.scores["payment"] == 1.0
+    assert res.scores["checkout"] == 0.25
+    assert "20 new/surging" in res.reasons["payment"]
+
+
+def test_a_stray_sample_of_a_sparse_counter_is_not_saturation() -> None:
+    sparse = [0.0, 0.0, 0.033, 0.0, 0.0, 0.0, 0.0, 0.033, 0.0, 0.0, 0.0, 0.033, 0.0, 0.0]
+    res = resource_saturation(ctx_of(metrics=[series("inventory", "packet_drops", sparse)]))
+    assert res.scores == {}
