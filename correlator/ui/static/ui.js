@@ -4,6 +4,7 @@
   "use strict";
   var section = document.getElementById("stages");
   if (!section || !window.EventSource) { return; }
+  if (section.getAttribute("data-finished") === "true") { return; }
   var url = section.getAttribute("data-events-url");
   var timeline = document.getElementById("timeline");
   var live = document.getElementById("live-state");
