@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from correlator.llm import LLMRuntime, naive, refine
+from correlator.llm import InvestigationRefiner, LLMRuntime, naive, refine
 from correlator.llm.testserver import FakeOpenAI, Reply, schema_name
 from correlator.metrics import Metrics
 from correlator.models import Analysis
