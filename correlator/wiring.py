@@ -54,8 +54,12 @@ class Runtime:
     clients: dict[str, httpx.AsyncClient]
     pipeline: PipelineDeps
     alert_source: ActiveAlertSource | None = None
-    note_sink: NoteSink | None = None
     owner: str = field(default_factory=owner_id)
+
+    @property
+    def note_sink(self) -> NoteSink | None:
+        """The pipeline's note sink, also used by intake to re-publish on ``resolved``."""
+        return self.pipeline.notes
 
     def runner(self) -> Runner:
         """The worker's pipeline call, with progress saved through the worker's checkpoint."""

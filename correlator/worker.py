@@ -60,6 +60,7 @@ class WorkerPool:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self.in_flight: set[str] = set()
+        self.idle = 0  # workers currently waiting for work (observable by tests and /metrics)
 
     def wake(self) -> None:
         """New work was queued: idle workers claim now instead of at the next poll."""
@@ -96,8 +97,12 @@ class WorkerPool:
                 await self._idle()
 
     async def _idle(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+        self.idle += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+        finally:
+            self.idle -= 1
         self._wake.clear()
 
     async def _process(self, inv: Investigation) -> None:
