@@ -101,7 +101,8 @@ class Outbox:
         if "slack" in self.channels:
             rows += self._plan_slack(inv, phase)
         if "slack_webhook" in self.channels:
-            final = phase == "llm" or (phase == "rules" and not inv.llm.enabled)
+            llm_on = inv.llm.enabled or self.renderer.llm_configured
+            final = phase == "llm" or (phase == "rules" and not llm_on)
             if final:
                 note = self.renderer.slack(inv, phase=phase)
                 payload = {"text": note.text, "blocks": note.blocks}

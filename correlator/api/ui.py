@@ -166,7 +166,9 @@ async def detail_page(investigation_id: str, ctx: AppContext = Depends(get_conte
     inv = await ctx.store.get(investigation_id)
     if inv is None:
         raise HTTPException(404, "no such investigation")
-    renderer = NoteRenderer(public_url=ctx.settings.public_url)
+    renderer = NoteRenderer(
+        public_url=ctx.settings.public_url, llm_configured=ctx.settings.llm.enabled
+    )
     phase = "resolved" if inv.alert_status.value == "resolved" else "llm"
     note = renderer.view(inv, phase=phase)
     te = view.exemplar_trace(inv)

@@ -83,12 +83,21 @@ class PagerDutyNote:
 class NoteRenderer:
     """Renders notes for one deployment (``public_url`` for links to our own UI)."""
 
-    def __init__(self, *, public_url: str, env: SandboxedEnvironment | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        public_url: str,
+        llm_configured: bool = False,
+        env: SandboxedEnvironment | None = None,
+    ) -> None:
         self.public_url = public_url
+        self.llm_configured = llm_configured
         self.env = env or make_note_environment()
 
     def view(self, inv: Investigation, *, phase: str) -> dict[str, Any]:
-        return build_view(inv, phase=phase, public_url=self.public_url)
+        return build_view(
+            inv, phase=phase, public_url=self.public_url, llm_configured=self.llm_configured
+        )
 
     def _render(self, name: str, ctx: dict[str, Any]) -> str:
         return self.env.get_template(name).render(**ctx).strip()

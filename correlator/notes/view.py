@@ -82,7 +82,7 @@ def _remediation_view(inv: Investigation) -> dict[str, Any] | None:
     }
 
 
-def _unchecked(inv: Investigation) -> list[str]:
+def _unchecked(inv: Investigation, *, llm_on: bool) -> list[str]:
     out: list[str] = []
     items = inv.evidence.items if inv.evidence else []
     for ev in items:
@@ -92,7 +92,7 @@ def _unchecked(inv: Investigation) -> list[str]:
             detail = f": {ev.error}" if ev.error else ""
             out.append(f"{ev.source} {ev.kind} ({what}) {why}{detail}")
     llm = inv.llm
-    if not llm.enabled:
+    if not llm_on:
         out.append("LLM analysis skipped: no model configured (rules only)")
     elif llm.degraded:
         out.append(f"LLM analysis degraded: {llm.reason or 'unknown reason'}")
@@ -129,8 +129,15 @@ def _footer(inv: Investigation) -> dict[str, Any]:
     }
 
 
-def build_view(inv: Investigation, *, phase: str, public_url: str) -> dict[str, Any]:
-    """The complete, format-neutral content of the note for ``inv`` at ``phase``."""
+def build_view(
+    inv: Investigation, *, phase: str, public_url: str, llm_configured: bool = False
+) -> dict[str, Any]:
+    """The complete, format-neutral content of the note for ``inv`` at ``phase``.
+
+    ``llm_configured``: an LLM is set up (the ``rules`` note is published before the LLM stage
+    fills ``inv.llm``, so the note says "LLM analysis in progress", not "skipped").
+    """
+    llm_on = inv.llm.enabled or llm_configured
     alert = inv.alert
     items = inv.evidence.items if inv.evidence else []
     by_id = {e.id: e for e in items}
@@ -150,12 +157,12 @@ def build_view(inv: Investigation, *, phase: str, public_url: str) -> dict[str, 
         "service": service or "",
         "summary": alert.annotations.get("summary", alert.annotations.get("description", "")),
         "starts_at": alert.starts_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "llm_pending": phase == "rules" and inv.llm.enabled,
+        "llm_pending": phase == "rules" and llm_on,
         "no_fault": bool(inv.analysis and inv.analysis.no_fault),
         "top": _hypothesis_view(hyps[0], by_id) if hyps else None,
         "others": [_hypothesis_view(h, by_id) for h in hyps[1:4]],
         "remediation": _remediation_view(inv),
-        "unchecked": _unchecked(inv),
+        "unchecked": _unchecked(inv, llm_on=llm_on),
         "insufficient": list(inv.analysis.insufficient.missing)
         if inv.analysis and inv.analysis.insufficient
         else [],

@@ -5,7 +5,9 @@ The outbox clock is simulated (backoff and edit spacing need no waiting); HTTP i
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,14 @@ from connectors.webhook import WebhookNotifier
 from correlator.models import AlertStatus
 from correlator.notes import NoteRenderer
 from correlator.outbox import Outbox, OutboxWorker
+from correlator.outbox_runtime import configured_channels, running_outbox
 from correlator.ports import Notifier
-from correlator.settings import PagerDutySettings, SlackSettings, WebhookNotifierSettings
+from correlator.settings import (
+    PagerDutySettings,
+    Settings,
+    SlackSettings,
+    WebhookNotifierSettings,
+)
 from correlator.store.outbox import OutboxStore
 from tests.notify import factory
 from tests.notify.fakes import (
@@ -332,3 +340,38 @@ async def test_generic_webhook_posts_summary_json(env: Env, slack: FakeSlack) ->
     assert body["top"]["confidence"] == 82
     assert body["remediation"]["commands"]
     assert slack.requests[0].headers["idempotency-key"].endswith(":post:rules")
+
+
+async def test_running_outbox_delivers_in_the_background(tmp_path: Path, slack: FakeSlack) -> None:
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bg.db'}",
+        slack=SlackSettings(
+            bot_token=SecretStr(SLACK_TOKEN), channel="#alerts", api_url=f"{slack.url}/api"
+        ),
+        webhook=WebhookNotifierSettings(url=f"{slack.url}{FakeSlack.WEBHOOK_PATH}"),
+    )
+    assert configured_channels(settings) == ["slack", "webhook"]
+    engine = create_async_engine(settings.database_url)
+    notifiers: dict[str, Notifier] = {
+        "slack": SlackNotifier.from_settings(settings.slack),
+        "webhook": WebhookNotifier.from_settings(settings.webhook),
+    }
+    async with running_outbox(settings, engine, notifiers, poll_seconds=0.2) as outbox:
+        await outbox.publish(factory.rich(), phase="rules")
+        deadline = time.monotonic() + 20
+        while len(slack.top_level()) < 1 or len(slack.webhook_posts) < 1:
+            assert time.monotonic() < deadline, "not delivered in time"
+            await asyncio.sleep(0.05)  # polling the fake server's record, bounded above
+        states = await outbox.with_notifications(factory.rich())
+    await engine.dispose()
+    assert {n.channel for n in states.notifications} == {"slack", "webhook"}
+
+
+def test_configured_channels_follow_settings() -> None:
+    assert configured_channels(Settings()) == []
+    pd_notes = PagerDutySettings(mode="notes", api_token=SecretStr("t"))
+    assert configured_channels(Settings(pagerduty=pd_notes)) == []  # From: address missing
+    pd_notes = pd_notes.model_copy(update={"from_email": "a@b.c"})
+    assert configured_channels(Settings(pagerduty=pd_notes)) == ["pagerduty"]
+    hook = SlackSettings(webhook_url=SecretStr("http://127.0.0.1:1/services/x"))
+    assert configured_channels(Settings(slack=hook)) == ["slack_webhook"]

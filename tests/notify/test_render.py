@@ -94,3 +94,12 @@ def test_dedup_key_is_alertmanagers_sha256_of_group_key() -> None:
     key = pagerduty_dedup_key('{}:{alertname="CheckoutErrorRate"}', "fp")
     assert key == "f54f8d5338a9bba27e51198ab32ce5b62ce4cdb57bbaa2ab2b02807a26c6b317"
     assert pagerduty_dedup_key("", "fp") != pagerduty_dedup_key("", "other")
+
+
+def test_rules_note_before_the_llm_stage_says_pending_when_an_llm_is_configured() -> None:
+    inv = factory.rich(llm=False)  # the LLM stage has not filled inv.llm yet
+    configured = NoteRenderer(public_url="http://x", llm_configured=True)
+    md = configured.markdown(inv, phase="rules")
+    assert "LLM analysis in progress" in md
+    assert "LLM analysis skipped" not in md
+    assert "LLM analysis skipped" in renderer().markdown(inv, phase="rules")
