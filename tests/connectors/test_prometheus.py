@@ -116,7 +116,7 @@ async def test_query_range_real_matrix(fake_time: FakeTime) -> None:
     assert series.name == "demo_queue_depth"
     assert series.query == "demo_queue_depth"
     assert series.service == "checkout"
-    assert series.points[0] == (pytest.approx(1795278773.988), 10.0)
+    assert series.points[0] == pytest.approx((1795278773.988, 10.0))
     assert len(series.points) == 4
     assert series.evidence_id.startswith("metric:")
     params = prom.requests[0].url.params
