@@ -59,6 +59,8 @@ def _symptom_fault(
         return FaultType.CONFIG_CHANGE
     if "unreachable" in tags:
         return FaultType.DEPENDENCY_DOWN
+    if traffic > 0 and (res == 0 or _resource_fault(tags) is FaultType.RESOURCE_CPU):
+        return FaultType.TRAFFIC_SURGE  # more load burns more CPU: the surge is the cause
     if res > 0 and (kind := _resource_fault(tags)) is not None:
         return kind
     if "disk" in tags:

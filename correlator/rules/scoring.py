@@ -34,11 +34,12 @@ ANOMALY_SIGNALS = {
 
 
 def anomaly(results: dict[SignalName, SignalResult], service: str) -> float:
+    """How strongly a signal that can accuse points at ``service`` (0 = accuse nothing)."""
     return max(
         (
             results[s].scores.get(service, 0.0) * f
             for s, f in ANOMALY_SIGNALS.items()
-            if s in results
+            if s in results and not results[s].degraded
         ),
         default=0.0,
     )

@@ -22,6 +22,7 @@ class SignalResult:
     evidence: dict[str, list[str]] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     tags: dict[str, set[str]] = field(default_factory=dict)
+    degraded: bool = False  # scores may rank but must not accuse on their own
 
     def add(self, service: str, score: float, ids: Iterable[str], reason: str = "") -> None:
         self.scores[service] = max(self.scores.get(service, 0.0), min(1.0, max(0.0, score)))

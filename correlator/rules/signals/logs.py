@@ -56,6 +56,7 @@ def log_evidence(ctx: Context) -> SignalResult:
         slp.baseline_error_count == 0 and all(p.baseline_count == 0 for p in slp.patterns)
         for slp in ctx.bundle.log_patterns
     )
+    res.degraded = blind
     for slp in sorted(ctx.bundle.log_patterns, key=lambda x: (x.service, x.evidence_id)):
         total = 0
         texts: list[str] = []

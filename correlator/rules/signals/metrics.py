@@ -78,7 +78,16 @@ def robust_z(ref: list[float], test: list[float]) -> float:
         iqr = max(ref) - min(ref)
     level = statistics.quantiles(test, n=4, method="inclusive")[2] if len(test) >= 2 else test[0]
     scale = max(iqr, 0.05 * abs(med), 0.5 * statistics.pstdev(ref), 1e-9)
+    if level <= max(ref) or effect_size(ref, test) < 1.0:
+        return 0.0  # not new territory, or a shift smaller than the noise: not a change
     return (level - med) / scale
+
+
+def effect_size(ref: list[float], test: list[float]) -> float:
+    """Cohen's d of the test segment over the reference (pooled standard deviation)."""
+    pooled = math.sqrt((statistics.pvariance(ref) + statistics.pvariance(test)) / 2)
+    diff = statistics.fmean(test) - statistics.fmean(ref)
+    return diff / pooled if pooled > 0 else (math.inf if diff > 0 else 0.0)
 
 
 def resource_saturation(ctx: Context) -> SignalResult:
@@ -133,3 +142,13 @@ def _prefer_entry(ctx: Context, res: SignalResult) -> None:
     for service in sorted(surging):
         if any(service in ctx.graph.get(c, set()) for c in surging if c != service):
             res.scores[service] *= 0.5
+
+
+def explain_load(ctx: Context, traffic: SignalResult, resource: SignalResult) -> None:
+    """Saturation of a service whose callers surge too is the surge's effect, not a cause:
+    damp it so blame stays with where the traffic entered."""
+    surging = set(traffic.scores)
+    for service in sorted(surging & set(resource.scores)):
+        if any(service in ctx.graph.get(c, set()) for c in surging if c != service):
+            resource.scores[service] *= 0.3
+            resource.tag(service, "load_from_surge")

@@ -13,7 +13,7 @@ from correlator.rules.signals.base import Context, SignalResult
 ORIGIN_FLOOR = {
     SignalName.ERROR_ORIGIN: 0.2,
     SignalName.LATENCY_ORIGIN: 0.3,
-    SignalName.RESOURCE: 0.01,
+    SignalName.RESOURCE: 0.3,
     SignalName.LOGS: 0.5,
 }
 
@@ -23,7 +23,7 @@ def anomalous(prior: list[SignalResult]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for res in prior:
         floor = ORIGIN_FLOOR.get(res.name)
-        if floor is None:
+        if floor is None or res.degraded:
             continue
         for service, score in res.scores.items():
             if score >= floor:

@@ -180,3 +180,29 @@ async def test_rank_stage_is_the_pipeline_rules_stage(ruleset: RuleSet) -> None:
     assert analysis == rank(b, ruleset)
     assert analysis.top is not None
     assert analysis.top.service == "payment"
+
+
+def test_steady_noisy_logs_with_no_baseline_accuse_nobody(ruleset: RuleSet) -> None:
+    traces = [shop.healthy() for _ in range(2)] + [shop.healthy(baseline=False) for _ in range(3)]
+    logs = [patterns("auth", pattern("auth", "failed to refresh JWKS cache: deadline", 30))]
+    a = rank(bundle(traces=traces, log_patterns=logs), ruleset)
+    assert a.no_fault
+    assert a.hypotheses == []
+
+
+def test_surge_at_the_entry_is_traffic_surge_not_downstream_cpu(ruleset: RuleSet) -> None:
+    steady = [100.0, 102, 98, 101, 99, 100, 103, 97]
+    surge = [400.0, 410, 395, 405, 420]
+    cpu = [0.2, 0.21, 0.19, 0.2, 0.22, 0.2, 0.21, 0.19, 0.6, 0.62, 0.61, 0.6, 0.63]
+    metrics = [
+        series("frontend", "request_rate", steady + surge),
+        series("checkout", "request_rate", steady + surge),
+        series("payment", "request_rate", steady + surge),
+        series("frontend", "cpu", cpu),
+        series("checkout", "cpu", cpu),
+        series("payment", "cpu", cpu),
+    ]
+    traces = [shop.healthy(), shop.healthy(baseline=False)]
+    top = rank(bundle(traces=traces, metrics=metrics, the_alert=alert("HighLatency")), ruleset).top
+    assert top is not None
+    assert (top.service, top.fault_type) == ("frontend", FaultType.TRAFFIC_SURGE)

@@ -259,3 +259,24 @@ def test_a_stray_sample_of_a_sparse_counter_is_not_saturation() -> None:
     sparse = [0.0, 0.0, 0.033, 0.0, 0.0, 0.0, 0.0, 0.033, 0.0, 0.0, 0.0, 0.033, 0.0, 0.0]
     res = resource_saturation(ctx_of(metrics=[series("inventory", "packet_drops", sparse)]))
     assert res.scores == {}
+
+
+def test_saturation_carried_by_an_upstream_surge_is_damped() -> None:
+    from correlator.rules.signals.metrics import explain_load
+
+    steady = [100.0, 102, 98, 101, 99, 100, 103, 97]
+    surge = [400.0, 410, 395, 405, 420]
+    cpu = [0.2, 0.21, 0.19, 0.2, 0.22, 0.2, 0.21, 0.19, 0.6, 0.62, 0.61, 0.6, 0.63]
+    c = ctx_of(
+        traces=[shop.healthy()],
+        metrics=[
+            series("frontend", "request_rate", steady + surge),
+            series("checkout", "request_rate", steady + surge),
+            series("checkout", "cpu", cpu),
+        ],
+    )
+    traffic, resource = traffic_surge(c), resource_saturation(c)
+    before = resource.scores["checkout"]
+    explain_load(c, traffic, resource)
+    assert resource.scores["checkout"] == before * 0.3
+    assert "load_from_surge" in resource.tags["checkout"]
