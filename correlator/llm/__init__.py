@@ -22,7 +22,7 @@ from correlator.errors import LLMError
 from correlator.llm.cache import MemoryCache, StageCache
 from correlator.llm.client import LLMCallError, LLMRuntime
 from correlator.llm.runner import Emit, Mode, Run
-from correlator.llm.stages import chunks_for, digest, known_ids, rank, remediate
+from correlator.llm.stages import chunks_for, digest, known_ids, ordered_ids, rank, remediate
 from correlator.metrics import Metrics
 from correlator.models import Analysis, EvidenceBundle, Investigation, LLMReport, Remediation
 from correlator.ports import EventSink
@@ -86,6 +86,9 @@ def start_run(
         emit=emit,
         prompts_dir=prompts_dir,
         known_ids=known_ids(clean),
+        id_map={
+            r: o for r, o in zip(ordered_ids(clean), ordered_ids(bundle), strict=True) if r != o
+        },
     )
 
 

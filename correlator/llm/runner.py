@@ -52,6 +52,7 @@ class Run:
     emit: Emit | None = None
     prompts_dir: Path | None = None
     known_ids: set[str] = field(default_factory=set)
+    id_map: dict[str, str] = field(default_factory=dict)  # redacted evidence id -> original id
     report: LLMReport = field(default_factory=lambda: LLMReport(enabled=True))
 
     def stage_settings(self, stage: str) -> LLMStageSettings:

@@ -25,14 +25,19 @@ from correlator.models import (
 )
 
 
-def known_ids(bundle: EvidenceBundle) -> set[str]:
-    ids = bundle.ids()
-    ids.update(t.evidence_id for t in bundle.traces)
-    ids.update(t.evidence_id for t in bundle.trace_logs)
-    ids.update(p.evidence_id for p in bundle.log_patterns)
-    ids.update(c.evidence_id for c in bundle.changes)
-    ids.update(m.evidence_id for m in bundle.metrics)
+def ordered_ids(bundle: EvidenceBundle) -> list[str]:
+    """Every evidence id of the bundle (envelopes and typed payloads), in a stable order."""
+    ids = [e.id for e in bundle.items]
+    ids += [t.evidence_id for t in bundle.traces]
+    ids += [t.evidence_id for t in bundle.trace_logs]
+    ids += [p.evidence_id for p in bundle.log_patterns]
+    ids += [c.evidence_id for c in bundle.changes]
+    ids += [m.evidence_id for m in bundle.metrics]
     return ids
+
+
+def known_ids(bundle: EvidenceBundle) -> set[str]:
+    return set(ordered_ids(bundle))
 
 
 def alert_ctx(bundle: EvidenceBundle) -> dict[str, object]:
@@ -205,13 +210,15 @@ def _to_hypothesis(run: Run, h: RankedHypothesis, ids: list[str]) -> Hypothesis:
                 version=change.to_version,
                 commit=change.to_commit,
             )
+    if suspect is not None and suspect.evidence_id in run.id_map:
+        suspect = suspect.model_copy(update={"evidence_id": run.id_map[suspect.evidence_id]})
     return Hypothesis(
         service=h.service,
         fault_type=h.fault_type,
         statement=h.statement,
         confidence=h.confidence,
         scores=dict(match.scores) if match else {},
-        evidence_ids=ids,
+        evidence_ids=[run.id_map.get(i, i) for i in ids],
         suspect_change=suspect,
         remediation=match.remediation if match else None,
         source="llm",

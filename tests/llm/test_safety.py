@@ -6,14 +6,11 @@ import json
 import re
 
 from correlator.llm import naive, refine
-from correlator.llm.testserver import FakeOpenAI
+from correlator.llm.testserver import FakeOpenAI, Reply, schema_name
 from correlator.metrics import Metrics
 from tests.llm.bundles import INJECTION, PLANTED_SECRETS, checkout_bundle, rules_analysis
 from tests.llm.conftest import llm_settings
-from tests.llm.helpers import (
-    good,
-    sent,
-)
+from tests.llm.helpers import REMEDIATE, good, sent
 
 
 def _all_text(server: FakeOpenAI) -> str:
@@ -88,3 +85,33 @@ async def test_delimiter_lookalike_in_data_cannot_close_the_block(server: FakeOp
     content = rank["messages"][1]["content"]
     assert INJECTION in content
     assert INJECTION not in _BLOCK.sub("", content)
+
+
+async def test_citation_of_a_redacted_evidence_id_maps_back_to_the_original(
+    server: FakeOpenAI,
+) -> None:
+    secret_id = "change:payment:password=hunter2hunter2"
+    bundle = checkout_bundle()
+    bundle.changes[0].evidence_id = secret_id
+    bundle.items[-1].id = secret_id
+    cite = "change:payment:password=[REDACTED:password]"
+    reply = {
+        "hypotheses": [
+            {
+                "service": "payment",
+                "fault_type": "deploy_regression",
+                "statement": "payment deploy",
+                "confidence": 0.8,
+                "evidence_ids": [cite],
+            }
+        ]
+    }
+    server.responder = lambda b: Reply.json(REMEDIATE if schema_name(b) == "remediate" else reply)
+    out = await refine(
+        bundle, rules_analysis(), settings=llm_settings(server), metrics=Metrics(), mode="batch"
+    )
+    assert "hunter2hunter2" not in json.dumps(server.bodies())
+    assert cite in json.dumps(server.bodies())
+    top = out.analysis.top
+    assert top is not None
+    assert top.evidence_ids == [secret_id]
