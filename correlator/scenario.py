@@ -77,6 +77,10 @@ class ScenarioMeta(BaseModel):
     tags: list[str] = Field(default_factory=list)
     simulate: Simulate = Field(default_factory=Simulate)
     loki: LokiOptions = Field(default_factory=LokiOptions)
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="settings an operator of this stack would set (eval and demo merge them)",
+    )
 
 
 class ChangeRef(BaseModel):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from correlator.cli import rules_cmd, serve
+from correlator.cli import rules_cmd, scenarios, serve
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 REGISTRY: list[Register] = []
 REGISTRY.append(rules_cmd.register)
 REGISTRY.append(serve.register)
+REGISTRY.append(scenarios.register)

@@ -1,0 +1,146 @@
+"""``correlator simulate``, ``correlator eval`` and ``correlator demo`` (scenario commands).
+
+The simulator is a TEST AND DEMO DOUBLE of Tempo/Loki/Grafana (PromQL goes to a real
+Prometheus it starts): see ``correlator.simulator`` and docs/scenarios.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from correlator.evaluate import Report
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEMO_SCENARIO = "checkout-deploy-regression"
+
+
+def scenarios_dir() -> Path:
+    """``tests/scenarios`` of the checkout (override: env ``CORRELATOR_SCENARIOS``)."""
+    import os
+
+    return Path(os.environ.get("CORRELATOR_SCENARIOS", REPO_ROOT / "tests" / "scenarios"))
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = sub.add_parser("simulate", help="serve a scenario as Tempo/Loki/Grafana/Prometheus")
+    sim.add_argument("scenario", type=Path, help="scenario directory")
+    sim.add_argument("--port", type=int, default=9095)
+    sim.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
+    sim.add_argument("--error-rate", type=float, default=0.0, help="share of requests -> 503")
+    sim.add_argument("--hang-rate", type=float, default=0.0, help="share of requests that hang")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--no-shift", action="store_true", help="serve the original timestamps")
+    sim.set_defaults(func=_simulate)
+
+    ev = sub.add_parser("eval", help="run scenarios through simulator + pipeline, score them")
+    ev.add_argument("dir", type=Path, help="a scenario directory or a directory of them")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--min-ac1", type=float, default=None)
+    ev.add_argument("--min-ac3", type=float, default=None)
+    ev.add_argument("--max-false-accusation", type=float, default=None)
+    ev.add_argument("--concurrency", type=int, default=2)
+    ev.set_defaults(func=_eval)
+
+    demo = sub.add_parser("demo", help="simulator + service on the checkout scenario")
+    demo.add_argument("--once", action="store_true", help="exit 0 after printing the note")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--timeout", type=float, default=120.0)
+    demo.set_defaults(func=_demo)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import threading
+
+    from correlator.simulator.config import SimulatorConfig
+    from correlator.simulator.promproc import PrometheusUnavailable
+    from correlator.simulator.server import running_simulator
+
+    cfg = SimulatorConfig(
+        latency_ms=args.latency_ms,
+        error_rate=args.error_rate,
+        hang_rate=args.hang_rate,
+        seed=args.seed,
+        shift=not args.no_shift,
+    )
+    try:
+        with running_simulator(args.scenario, cfg, port=args.port) as sim:
+            print(f"simulator (test/demo double) for {sim.scenario.id} at {sim.url}")
+            print(f"  prometheus (real, backfilled): {sim.prometheus_url}")
+            print(f"  alert startsAt (shifted): {sim.scenario.alert_time.isoformat()}")
+            print("  Ctrl-C to stop")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                print("stopping")
+    except PrometheusUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def print_report(report: Report) -> None:
+    print(f"{'case':44} {'expected':26} {'ranked (top 3)':40} hit  type  chg  FA   ev   sec")
+    for c in report.per_case:
+        flags = [
+            "-" if c.hit_rank is None else str(c.hit_rank),
+            {None: "-", True: "ok", False: "x"}[c.fault_type_hit],
+            {None: "-", True: "ok", False: "x"}[c.change_hit],
+            {None: "-", True: "x", False: "ok"}[c.false_accusation],
+        ]
+        expected = ",".join(c.expected) or "(none)"
+        ranked = ",".join(c.ranked[:3]) or "(none)"
+        print(
+            f"{c.id[:44]:44} {expected[:26]:26} {ranked[:40]:40} {flags[0]:4} {flags[1]:5} "
+            f"{flags[2]:4} {flags[3]:4} {c.evidence:<4} {c.seconds:5.2f}"
+            + (f"  error: {c.error[:60]}" if c.error else "")
+        )
+    print()
+    print(
+        f"cases {report.cases}  AC@1 {_fmt(report.ac_at_1)}  AC@3 {_fmt(report.ac_at_3)}  "
+        f"Avg@5 {_fmt(report.avg_at_5)}  fault-type {_fmt(report.fault_type_accuracy)}  "
+        f"culprit-change {_fmt(report.culprit_change_top1)}  "
+        f"false-accusation {_fmt(report.false_accusation_rate)}"
+    )
+    print(
+        f"mean evidence {report.mean_evidence}  mean seconds/case {report.mean_seconds}  "
+        f"total {report.total_seconds}s"
+    )
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from correlator.evaluate import below_thresholds
+    from correlator.simulator.harness import run_eval
+
+    report = asyncio.run(run_eval(args.dir, concurrency=args.concurrency))
+    if args.json:
+        print(json.dumps(report.model_dump(mode="json"), indent=2))
+    else:
+        print_report(report)
+    failures = below_thresholds(
+        report,
+        min_ac1=args.min_ac1,
+        min_ac3=args.min_ac3,
+        max_false_accusation=args.max_false_accusation,
+    )
+    for f in failures:
+        print(f"threshold failed: {f}", file=sys.stderr)
+    return 1 if failures or report.cases == 0 else 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from correlator.cli.demo import run_demo
+
+    return run_demo(
+        scenarios_dir() / DEMO_SCENARIO, port=args.port, once=args.once, timeout=args.timeout
+    )
