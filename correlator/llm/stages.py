@@ -96,6 +96,9 @@ def over_budget(run: Run, st: LLMStageStats, messages: list[dict[str, str]]) -> 
     return True
 
 
+MAX_DIGEST_CHUNKS = 16
+
+
 # -- digest ------------------------------------------------------------------------------------
 def needs_digest(run: Run, chunks: list[Chunk]) -> bool:
     """Small bundles skip digest: their compacted evidence fits half the rank budget."""
@@ -144,9 +147,14 @@ async def digest(run: Run, chunks: list[Chunk]) -> list[Fact] | None:
     if not needs_digest(run, chunks):
         clock.done("skipped")
         return None
+    chunks = chunks[:MAX_DIGEST_CHUNKS]  # most important first: a fixed budget, not a fan-out
     await run.event("llm.stage", {"stage": "digest", "status": "started", "chunks": len(chunks)})
     results = await asyncio.gather(*(_digest_chunk(run, st, c) for c in chunks))
     facts = [f for group in results for f in group]
+    if not facts:  # nothing cited: rank reads the compacted evidence instead
+        clock.done("invalid")
+        st.error = st.error or "no fact cited known evidence"
+        return None
     ok = st.failures == 0 and st.error is None
     clock.done("ok" if ok else "partial")
     await run.event("llm.stage", {"stage": "digest", "status": st.status, "facts": len(facts)})

@@ -233,3 +233,23 @@ async def test_investigation_refiner_updates_the_investigation(server: FakeOpenA
     assert sink.events[-1][1] == "llm.done"
     untouched = await refiner(inv.model_copy(update={"evidence": None}))
     assert untouched.llm.enabled is False
+
+
+async def test_uncited_digest_facts_fall_back_to_compacted_evidence(server: FakeOpenAI) -> None:
+    junk = {"facts": [{"statement": "dns is down", "evidence_ids": ["made-up:1"]}]}
+    server.responder = lambda b: Reply.json(junk) if schema_name(b) == "digest" else good(b)
+    settings = llm_settings(server, rank={"max_input_tokens": 1500})
+    out = await refine(
+        checkout_bundle(extra_services=3),
+        rules_analysis(),
+        settings=settings,
+        metrics=Metrics(),
+        mode="batch",
+    )
+    st = stages(out)
+    assert st["digest"].status == "invalid"
+    (rank,) = sent(server, "rank")
+    prompt = rank["messages"][1]["content"]
+    assert "dns is down" not in prompt
+    assert "Evidence deploy:payment:1.5.0 (changes)" in prompt
+    assert st["rank"].status == "ok"
