@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     func,
     or_,
     select,
@@ -253,6 +254,17 @@ class OutboxStore:
                     updated_at=now,
                     lease_owner=None,
                     lease_until=None,
+                )
+            )
+            return max(result.rowcount, 0)
+
+    async def prune(self, older_than: datetime) -> int:
+        """Delete settled rows (not pending/retrying) created before ``older_than``."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                delete(notifications).where(
+                    notifications.c.created_at < older_than,
+                    notifications.c.state.not_in(OPEN),
                 )
             )
             return max(result.rowcount, 0)

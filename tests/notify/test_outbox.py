@@ -196,3 +196,19 @@ def test_routes_by_labels() -> None:
     assert route_channels({"team": "x"}, routes, None) == []
     both = {"team=payments,severity=critical": "#pay-crit"}
     assert route_channels({"team": "payments", "severity": "warning"}, both, None) == []
+
+
+async def test_prune_keeps_open_rows(store: OutboxStore) -> None:
+    clock = Clock()
+    outbox = make(store, clock, ("webhook", "pagerduty"))
+    hook = ScriptedNotifier()
+    w = worker(store, clock, webhook=hook)
+    await outbox.publish(factory.rich(), phase="rules")
+    await w.run_once()  # webhook delivered; pagerduty has no notifier configured -> failed
+    outbox2 = make(store, clock, ("webhook",))
+    await outbox2.publish(
+        factory.rich(inv_id="44444444-0000-0000-0000-000000000000"), phase="rules"
+    )
+    clock.advance(10)
+    assert await store.prune(clock.now) == 2
+    assert [r["state"] for r in await store.all_rows()] == ["pending"]
