@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -71,12 +72,14 @@ class Breaker:
         return now < self.open_until
 
     def record(self, ok: bool, now: float) -> None:
+        """After the cool-down one trial call goes through (half-open): success closes the
+        circuit, failure reopens it at once."""
         if ok:
             self.failures = 0
             self.open_until = 0.0
             return
         self.failures += 1
-        if self.failures >= self.failures_to_open:
+        if self.open_until > 0.0 or self.failures >= self.failures_to_open:
             self.open_until = now + self.reset_seconds
             self.failures = 0
 
@@ -205,7 +208,8 @@ async def _with_retries(
         except LLMCallError as e:
             if not e.retryable or attempt >= settings.retries:
                 raise
-            delay = e.retry_after if e.retry_after is not None else min(8.0, 0.25 * 2**attempt)
+            backoff = min(8.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2)  # jittered
+            delay = e.retry_after if e.retry_after is not None else backoff
             attempt += 1
             stats.retries += 1
             await rt.sleep(min(delay, MAX_RETRY_AFTER_SECONDS))

@@ -195,3 +195,19 @@ async def test_fallback_model_answers_when_primary_fails(server: FakeOpenAI) -> 
     assert stages(out)["rank"].failures == 1
     assert out.analysis.top is not None
     assert out.analysis.top.source == "llm"
+
+
+def test_breaker_half_open_trial_failure_reopens_at_once() -> None:
+    from correlator.llm.client import Breaker
+
+    b = Breaker(failures_to_open=3, reset_seconds=10)
+    for _ in range(3):
+        b.record(False, now=0.0)
+    assert b.is_open(5.0)
+    assert not b.is_open(10.0)  # cool-down over: one trial call
+    b.record(False, now=10.0)
+    assert b.is_open(11.0)  # a single failed trial reopens
+    b.record(True, now=21.0)
+    assert not b.is_open(21.0)
+    b.record(False, now=22.0)
+    assert not b.is_open(22.0)  # closed again: needs 3 failures
