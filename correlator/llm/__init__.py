@@ -117,7 +117,10 @@ async def refine(
     """Refine the rules' analysis with the staged LLM; never raises for LLM trouble."""
     if not settings.enabled:
         return LLMOutcome(analysis, _rules_remediation(analysis), LLMReport(enabled=False))
-    run = start_run(bundle, analysis, settings, metrics, mode, emit, runtime, prompts_dir)
+    # Redacting a large bundle takes a few hundred ms: keep it off the event loop.
+    run = await asyncio.to_thread(
+        start_run, bundle, analysis, settings, metrics, mode, emit, runtime, prompts_dir
+    )
     final, rem = analysis, _rules_remediation(analysis)
     reason: str | None = None
     try:
@@ -157,7 +160,9 @@ async def naive(
     """Benchmark baseline: all (redacted) evidence in one prompt, one non-streaming call."""
     if not settings.enabled:
         return LLMOutcome(analysis, _rules_remediation(analysis), LLMReport(enabled=False))
-    run = start_run(bundle, analysis, settings, metrics, "batch", None, runtime, prompts_dir)
+    run = await asyncio.to_thread(
+        start_run, bundle, analysis, settings, metrics, "batch", None, runtime, prompts_dir
+    )
     final, reason = analysis, None
     try:
         async with asyncio.timeout(settings.deadline_seconds):
