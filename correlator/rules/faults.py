@@ -94,7 +94,7 @@ def _flag_key(tags: frozenset[str], change: Change | None) -> str | None:
 
 def verdict(ctx: Context, service: str, results: dict[SignalName, SignalResult]) -> Verdict:
     tags = _tags(service, results)
-    ranked = ranked_changes(ctx, service)
+    ranked = [(sc, c) for sc, c in ranked_changes(ctx, service) if sc >= ctx.t.min_change_score]
     change = ranked[0][1] if ranked else None
     if change is not None:
         fault = CHANGE_FAULT[change.kind]

@@ -154,8 +154,15 @@ class NextQueries(Strict):
 class Thresholds(Strict):
     change_lookback_minutes: float = Field(default=120.0, gt=0)
     change_grace_minutes: float = Field(default=2.0, ge=0)
+    change_half_life_minutes: float = Field(default=30.0, gt=0)
+    min_change_score: float = Field(
+        default=0.2, ge=0, le=1, description="below: a change is context, not the suspect"
+    )
     resource_robust_z: float = Field(default=3.0, gt=0)
     resource_guard_seconds: float = Field(default=90.0, ge=0)
+    resource_min_effect: float = Field(
+        default=1.0, ge=0, description="Cohen's d of after vs before the change point"
+    )
     traffic_ratio: float = Field(default=2.0, gt=1)
     latency_ratio: float = Field(default=2.0, gt=1)
     latency_min_excess_ms: float = Field(default=20.0, ge=0)

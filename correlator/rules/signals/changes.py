@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from correlator.models import Change, ChangeKind
+from correlator.models import Change, ChangeKind, TraceEvidence
 from correlator.rules.schema import SignalName
 from correlator.rules.signals.base import Context, SignalResult
 
+VERSIONED = {ChangeKind.DEPLOY, ChangeKind.VERSION_CHANGE}
 KIND_TAG = {
     ChangeKind.DEPLOY: "change_deploy",
     ChangeKind.VERSION_CHANGE: "change_deploy",
@@ -22,37 +23,57 @@ KIND_TAG = {
 }
 
 
-def incident_versions(ctx: Context, service: str) -> set[str]:
+def _versions(traces: list[TraceEvidence], service: str, *, healthy_only: bool) -> set[str]:
     out: set[str] = set()
-    for te in ctx.incident:
+    for te in traces:
+        if healthy_only and te.analysis.root_error_service == service:
+            continue
         for mapping in (te.analysis.versions, te.analysis.commits):
             if service in mapping:
                 out.add(mapping[service])
         for s in te.trace.spans:
-            if s.service == service:
+            if s.service == service and not (healthy_only and s.is_error):
                 out.update(v for v in (s.resource.version, s.resource.commit) if v)
     return out
+
+
+def incident_versions(ctx: Context, service: str) -> set[str]:
+    return _versions(ctx.incident, service, healthy_only=False)
+
+
+def _matches(new: set[str], have: set[str]) -> bool:
+    return bool(new & have) or any(
+        h.startswith(n) or n.startswith(h) for n in new for h in have if min(len(h), len(n)) >= 7
+    )
 
 
 def carries_change(ctx: Context, c: Change) -> bool:
     """Incident spans of the changed service run the change's new version or commit."""
     new = {v for v in (c.to_version, c.to_commit) if v}
-    have = incident_versions(ctx, c.service)
-    return bool(new & have) or any(
-        h.startswith(n) or n.startswith(h) for n in new for h in have if len(h) >= 7 and len(n) >= 7
-    )
+    return _matches(new, incident_versions(ctx, c.service))
+
+
+def ran_fine_before(ctx: Context, c: Change) -> bool:
+    """Healthy pre-onset (baseline) traces already ran the new version: it was not the trigger."""
+    new = {v for v in (c.to_version, c.to_commit) if v}
+    return bool(new) and _matches(new, _versions(ctx.baseline, c.service, healthy_only=True))
 
 
 def change_score(ctx: Context, c: Change) -> float:
+    """Recency (half-life decay before onset) x whether incident spans carry it, damped when
+    healthy baseline traces already ran the new version."""
     onset = ctx.bundle.onset
     lookback = timedelta(minutes=ctx.t.change_lookback_minutes)
     grace = timedelta(minutes=ctx.t.change_grace_minutes)
     if c.time > onset + grace or c.time < onset - lookback:
         return 0.0
-    before = max(0.0, (onset - c.time).total_seconds())
-    proximity = 1.0 - before / lookback.total_seconds()
+    before_min = max(0.0, (onset - c.time).total_seconds()) / 60.0
+    recency = 0.5 ** (before_min / ctx.t.change_half_life_minutes)
     match = 1.0 if carries_change(ctx, c) else 0.0
-    return proximity * (0.6 + 0.4 * match)
+    score = recency * (0.6 + 0.4 * match)
+    if c.kind in VERSIONED and ran_fine_before(ctx, c):
+        score *= 0.2
+    return score
 
 
 INFERRED_SOURCES = {"trace", "metric"}

@@ -12,8 +12,9 @@ A client span that errors although the callee's server span under it succeeded g
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
-from correlator.models import Span, TraceEvidence
+from correlator.models import ChangeKind, Span, TraceEvidence
 from correlator.rules.schema import SignalName
 from correlator.rules.signals.base import (
     CALL_KINDS,
@@ -86,6 +87,9 @@ def _client_blame(ctx: Context, span: Span, te: TraceEvidence, tags: set[str]) -
     if not peer:
         return [(span.service, 1.0, frozenset(tags | {"client_error"}))]
     target = ctx.resolve(peer)
+    if _config_changed(ctx, span.service):
+        # a config push on the caller just before its calls fail: its new setting is the suspect
+        return [(span.service, 1.0, frozenset(tags | {"bad_target"}))]
     if target is not None and target != span.service:
         return [(target, 1.0, frozenset(tags | {"unreachable"}))]
     if (span.service, norm(peer)) in ctx.baseline_peers:
@@ -93,6 +97,18 @@ def _client_blame(ctx: Context, span: Span, te: TraceEvidence, tags: set[str]) -
     if ctx.baseline:
         return [(span.service, 1.0, frozenset(tags | {"bad_target"}))]
     return [(span.service, 1.0, frozenset(tags | {"client_error"}))]
+
+
+def _config_changed(ctx: Context, service: str) -> bool:
+    onset = ctx.bundle.onset
+    lookback = timedelta(minutes=ctx.t.change_half_life_minutes)
+    grace = timedelta(minutes=ctx.t.change_grace_minutes)
+    return any(
+        c.service == service
+        and c.kind is ChangeKind.CONFIG
+        and onset - lookback <= c.time <= onset + grace
+        for c in ctx.bundle.changes
+    )
 
 
 def blame(ctx: Context, te: TraceEvidence) -> list[Vote]:

@@ -61,12 +61,13 @@ def split(ctx: Context, points: list[tuple[float, float]]) -> tuple[list[float],
     return ref, test
 
 
-def robust_z(ref: list[float], test: list[float]) -> float:
-    """Robust z of the test segment's upper quartile vs the reference median/IQR.
+def robust_z(ref: list[float], test: list[float], min_effect: float = 2.0) -> float:
+    """Robust z of the test segment's median vs the reference median/IQR.
 
-    The upper quartile (not the max) asks for a sustained shift: one stray sample of a sparse
-    counter (a dropped packet) is not saturation. The scale has floors (5% of the median, half a
-    standard deviation) so a flat or sparse reference cannot make any wiggle infinite.
+    The median (not the max) asks for a sustained shift: stray samples of a sparse counter (a
+    dropped packet now and then) are not saturation. The scale has floors (5% of the median,
+    half a standard deviation) so a flat reference cannot make any wiggle infinite; the shift
+    must also leave the reference's range with an effect size.
     """
     if len(ref) < 2 or not test:
         return 0.0
@@ -76,9 +77,9 @@ def robust_z(ref: list[float], test: list[float]) -> float:
         iqr = q[2] - q[0]
     else:
         iqr = max(ref) - min(ref)
-    level = statistics.quantiles(test, n=4, method="inclusive")[2] if len(test) >= 2 else test[0]
+    level = statistics.median(test)
     scale = max(iqr, 0.05 * abs(med), 0.5 * statistics.pstdev(ref), 1e-9)
-    if level <= max(ref) or effect_size(ref, test) < 1.0:
+    if level <= max(ref) or effect_size(ref, test) < min_effect:
         return 0.0  # not new territory, or a shift smaller than the noise: not a change
     return (level - med) / scale
 
@@ -104,7 +105,7 @@ def resource_saturation(ctx: Context) -> SignalResult:
         if tag == "restarts":
             z = thr * 2 if test and ref and max(test) > max(ref) else 0.0
         else:
-            z = robust_z(ref, test)
+            z = robust_z(ref, test, ctx.t.resource_min_effect)
         if z < thr:
             continue
         score = min(1.0, 0.5 + 0.5 * (z - thr) / (3 * thr))

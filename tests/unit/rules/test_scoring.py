@@ -206,3 +206,15 @@ def test_surge_at_the_entry_is_traffic_surge_not_downstream_cpu(ruleset: RuleSet
     top = rank(bundle(traces=traces, metrics=metrics, the_alert=alert("HighLatency")), ruleset).top
     assert top is not None
     assert (top.service, top.fault_type) == ("frontend", FaultType.TRAFFIC_SURGE)
+
+
+def test_config_push_on_the_caller_keeps_blame_when_a_known_peer_fails(ruleset: RuleSet) -> None:
+    traces = [shop.checkout_dials("payment:50051") for _ in range(3)] + [shop.healthy()]
+    push = change("checkout", 3, kind=ChangeKind.CONFIG, description="PAYMENT_ADDR=10.0.0.9")
+    top = rank(bundle(traces=traces, changes=[push]), ruleset).top
+    assert top is not None
+    assert (top.service, top.fault_type) == ("checkout", FaultType.CONFIG_CHANGE)
+    assert top.suspect_change is not None
+    assert top.suspect_change.evidence_id == push.evidence_id
+    assert top.remediation is not None
+    assert "PAYMENT_ADDR" in top.remediation.summary
