@@ -68,7 +68,7 @@ def change_score(ctx: Context, c: Change) -> float:
     if c.time > onset + grace or c.time < onset - lookback:
         return 0.0
     before_min = max(0.0, (onset - c.time).total_seconds()) / 60.0
-    recency = 0.5 ** (before_min / ctx.t.change_half_life_minutes)
+    recency: float = 0.5 ** (before_min / ctx.t.change_half_life_minutes)
     match = 1.0 if carries_change(ctx, c) else 0.0
     score = recency * (0.6 + 0.4 * match)
     if c.kind in VERSIONED and ran_fine_before(ctx, c):
