@@ -1,9 +1,10 @@
 """Web UI: investigation list and detail pages (server-rendered, autoescaped, no CDN).
 
-Access: when correlator listens on a loopback address and no ``ui_token`` is set, pages are
-open; otherwise a request needs ``CORRELATOR_UI_TOKEN`` as a bearer token or in the
-``correlator_ui`` cookie (set by ``GET /ui/login?token=...``). Off loopback without a token
-configured the UI refuses (403) rather than being world-readable.
+Access: pages are open when correlator is configured to listen on a loopback address, the
+request comes from loopback and no ``ui_token`` is set. Otherwise a request needs
+``CORRELATOR_UI_TOKEN`` as a bearer token or in the ``correlator_ui`` cookie (set by
+``GET /ui/login?token=...``). Off loopback without a token configured the UI refuses (403)
+rather than being world-readable.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def _is_loopback(host: str) -> bool:
 def _token_ok(request: Request, settings: Settings) -> bool:
     token = settings.ui_token
     if token is None:
-        return _is_loopback(settings.host)
+        # both: the configured listen address (a CLI --host may differ) and the actual peer
+        client = request.client.host if request.client else ""
+        return _is_loopback(settings.host) and _is_loopback(client)
     expected = token.get_secret_value().encode()
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and hmac.compare_digest(bearer.strip().encode(), expected):

@@ -26,14 +26,14 @@ async def seed(store: SqlStore, inv: Investigation) -> Investigation:
 
 @asynccontextmanager
 async def ui_client(
-    tmp_path: Path, **overrides: Any
+    tmp_path: Path, client: str = "127.0.0.1", **overrides: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, SqlStore]]:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'ui.db'}", **overrides)
     store = SqlStore(settings.database_url)
     await store.create_schema()
     app = create_app(settings, AppDeps(store=store, run_workers=False, run_scheduler=False))
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, client=(client, 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
             yield c, store
     await store.close()
@@ -107,3 +107,9 @@ async def test_open_on_loopback_without_token(tmp_path: Path) -> None:
     async with ui_client(tmp_path, host="127.0.0.1") as (client, _):
         assert (await client.get("/ui/investigations")).status_code == 200
         assert (await client.get("/ui/")).status_code == 307
+
+
+async def test_remote_peer_needs_a_token_even_if_settings_say_loopback(tmp_path: Path) -> None:
+    # `correlator serve --host 0.0.0.0` listens everywhere while settings.host stays 127.0.0.1
+    async with ui_client(tmp_path, client="10.1.2.3", host="127.0.0.1") as (client, _):
+        assert (await client.get("/ui/investigations")).status_code == 403
