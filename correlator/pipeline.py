@@ -40,7 +40,7 @@ from correlator.models import (
 )
 from correlator.ports import EventSink, NoteSink, RuleExprSource
 from correlator.settings import Settings
-from correlator.store.sql import alert_service
+from correlator.store.rows import alert_service
 from correlator.telemetry import alert_attributes, investigation_context
 from correlator.telemetry import tracer as default_tracer
 

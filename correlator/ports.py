@@ -147,6 +147,12 @@ class Store(Protocol):
         """One investigation per (fingerprint, starts_at); ``True`` when newly created."""
         ...
 
+    async def create_or_get_many(
+        self, alerts: Sequence[Alert]
+    ) -> builtins.list[tuple[Investigation, bool]]:
+        """``create_or_get`` for every alert, in order, committed in one transaction."""
+        ...
+
     async def mark_resolved(
         self, fingerprint: str, starts_at: datetime, ends_at: datetime | None
     ) -> Investigation | None: ...

@@ -70,7 +70,7 @@ async def alertmanager_webhook(
     except BodyError as exc:
         ctx.metrics.webhooks_total.labels(outcome=exc.outcome).inc()
         raise
-    items = [await _intake(ctx, alert) for alert in hook.to_alerts()]
+    items = await _intake(ctx, hook.to_alerts())
     ctx.metrics.webhooks_total.labels(outcome="accepted").inc()
     ctx.wake()
     depth = await ctx.store.queue_depth()
@@ -106,11 +106,21 @@ def _check_times(hook: AlertmanagerWebhook) -> None:
         raise BodyError(422, errors, "invalid")
 
 
-async def _intake(ctx: AppContext, alert: Alert) -> Investigation:
-    if alert.status is not AlertStatus.RESOLVED:
-        inv, created = await ctx.store.create_or_get(alert)
+async def _intake(ctx: AppContext, alerts: list[Alert]) -> list[Investigation]:
+    """Store every alert (firing ones in one transaction); results in the body's order."""
+    firing = [n for n, a in enumerate(alerts) if a.status is not AlertStatus.RESOLVED]
+    out: dict[int, Investigation] = {}
+    stored = await ctx.store.create_or_get_many([alerts[n] for n in firing])
+    for n, (inv, created) in zip(firing, stored, strict=True):
         ctx.metrics.alerts_total.labels(result="new" if created else "duplicate").inc()
-        return inv
+        out[n] = inv
+    for n, alert in enumerate(alerts):
+        if n not in out:
+            out[n] = await _resolve(ctx, alert)
+    return [out[n] for n in range(len(alerts))]
+
+
+async def _resolve(ctx: AppContext, alert: Alert) -> Investigation:
     ctx.metrics.alerts_total.labels(result="resolved").inc()
     resolved = await ctx.store.mark_resolved(alert.fingerprint, alert.starts_at, alert.ends_at)
     if resolved is None:

@@ -4,7 +4,9 @@
 ``correlator.ports.EventSink``. Tables live on ``correlator.store.schema.metadata``.
 """
 
+from correlator.store.engine import make_engine
 from correlator.store.events import StoreEventSink
-from correlator.store.sql import SqlStore, alert_service, make_engine
+from correlator.store.rows import alert_service
+from correlator.store.sql import SqlStore
 
 __all__ = ["SqlStore", "StoreEventSink", "alert_service", "make_engine"]

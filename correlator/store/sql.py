@@ -1,116 +1,52 @@
 """``SqlStore``: the durable investigation store and work queue on SQLAlchemy async.
 
-SQLite (default) runs in WAL mode with ``synchronous=NORMAL`` and a ``busy_timeout``; every
-SQLite transaction starts with ``BEGIN IMMEDIATE`` so that read-then-write sequences (claim, save)
-never fail with a snapshot upgrade error across connections or processes. A committed write
-survives a crash or ``kill -9`` of the process (WAL + NORMAL may lose the last commits only on
-power loss). Everything outside ``_sqlite_setup`` is portable SQL, so PostgreSQL (asyncpg) uses
-the same code.
+Writes go through the write engine, reads through the read engine (``correlator.store.engine``
+explains the SQLite specifics). Everything here is portable SQL, so PostgreSQL (asyncpg) uses the
+same code; the queue claim is an optimistic ``UPDATE ... WHERE status = 'queued'``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
-import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import Row, and_, case, delete, event, func, insert, select, update
+from sqlalchemy import and_, case, delete, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
-from correlator.models import Alert, AlertStatus, Deploy, Investigation, InvestigationStatus
-from correlator.ports import StoredEvent
+from correlator.models import Alert, AlertStatus, Investigation, InvestigationStatus
+from correlator.store.engine import is_memory_sqlite, make_engine
+from correlator.store.records import RecordsMixin
+from correlator.store.rows import (
+    ACTIVE,
+    FINISHED,
+    from_row,
+    new_investigation,
+    now,
+    row_values,
+)
 from correlator.store.schema import deploys, events, investigations, metadata
 
-SERVICE_LABELS = ("service", "service_name", "app", "job")
-ACTIVE = (InvestigationStatus.QUEUED.value, InvestigationStatus.RUNNING.value)
-FINISHED = (InvestigationStatus.DONE.value, InvestigationStatus.FAILED.value)
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def alert_service(alert: Alert) -> str:
-    """The service an alert is about, from the first present of ``SERVICE_LABELS``."""
-    for name in SERVICE_LABELS:
-        if alert.labels.get(name):
-            return alert.labels[name]
-    return ""
-
-
-def make_engine(url: str, *, busy_timeout_ms: int = 5000) -> AsyncEngine:
-    """Async engine for ``url``; SQLite gets WAL, ``synchronous=NORMAL``, ``busy_timeout``."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
-    if parsed.database in (None, "", ":memory:"):
-        engine = create_async_engine(
-            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-    else:
-        engine = create_async_engine(url)
-    _sqlite_setup(engine, busy_timeout_ms)
-    return engine
-
-
-def _sqlite_setup(engine: AsyncEngine, busy_timeout_ms: int) -> None:
-    """The only SQLite-specific SQL: pragmas on connect, ``BEGIN IMMEDIATE`` per transaction."""
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (SQLAlchemy aiosqlite recipe)
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _row_values(inv: Investigation) -> dict[str, Any]:
-    return {
-        "id": inv.id,
-        "fingerprint": inv.fingerprint,
-        "starts_at": inv.alert.starts_at,
-        "status": inv.status.value,
-        "alertname": inv.alert.alertname[:256],
-        "service": alert_service(inv.alert)[:256],
-        "alert_status": inv.alert_status.value,
-        "created_at": inv.created_at,
-        "updated_at": inv.updated_at,
-        "attempts": inv.attempts,
-        "data": inv.model_dump(mode="json"),
-    }
-
-
-def _from_row(row: Row[Any]) -> Investigation:
-    """The JSON document, with the authoritative indexed columns laid over it."""
-    inv = Investigation.model_validate(row.data)
-    return inv.model_copy(
-        update={
-            "status": InvestigationStatus(row.status),
-            "alert_status": AlertStatus(row.alert_status),
-            "attempts": row.attempts,
-            "updated_at": row.updated_at,
-        }
-    )
-
-
-class SqlStore:
+class SqlStore(RecordsMixin):
     """``correlator.ports.Store`` on SQLAlchemy async (SQLite WAL by default, PostgreSQL ready)."""
 
     def __init__(self, url: str, *, max_attempts: int = 3, busy_timeout_ms: int = 5000) -> None:
         self.url = url
         self.max_attempts = max_attempts
         self._engine = make_engine(url, busy_timeout_ms=busy_timeout_ms)
+        sqlite = make_url(url).get_backend_name() == "sqlite"
+        separate = sqlite and not is_memory_sqlite(url)
+        self._write_lock = asyncio.Lock() if sqlite else None
+        self._read = (
+            make_engine(url, busy_timeout_ms=busy_timeout_ms, immediate=False)
+            if separate
+            else self._engine
+        )
 
     @property
     def engine(self) -> AsyncEngine:
@@ -118,15 +54,17 @@ class SqlStore:
 
     async def create_schema(self) -> None:
         """``metadata.create_all`` (Alembic migrations replace this with the PostgreSQL issue)."""
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.run_sync(metadata.create_all)
 
     async def close(self) -> None:
         await self._engine.dispose()
+        if self._read is not self._engine:
+            await self._read.dispose()
 
     async def ping(self) -> bool:
         try:
-            async with self._engine.connect() as conn:
+            async with self._read.connect() as conn:
                 await conn.execute(select(1))
         except (DBAPIError, OSError):
             return False
@@ -138,19 +76,10 @@ class SqlStore:
         existing = await self._by_key(alert.fingerprint, alert.starts_at)
         if existing is not None:
             return existing, False
-        now = _now()
-        inv = Investigation(
-            id=str(uuid.uuid4()),
-            fingerprint=alert.fingerprint,
-            alert=alert,
-            alert_status=alert.status,
-            status=InvestigationStatus.QUEUED,
-            created_at=now,
-            updated_at=now,
-        )
+        inv = new_investigation(alert)
         try:
-            async with self._engine.begin() as conn:
-                await conn.execute(insert(investigations).values(**_row_values(inv)))
+            async with self._begin() as conn:
+                await conn.execute(insert(investigations).values(**row_values(inv)))
         except IntegrityError:
             raced = await self._by_key(alert.fingerprint, alert.starts_at)
             if raced is None:
@@ -158,13 +87,51 @@ class SqlStore:
             return raced, False
         return inv, True
 
+    async def create_or_get_many(
+        self, alerts: Sequence[Alert]
+    ) -> builtins.list[tuple[Investigation, bool]]:
+        """``create_or_get`` for a whole webhook in one transaction (one commit, not N)."""
+        keys = {(a.fingerprint, a.starts_at) for a in alerts}
+        found = {(i.fingerprint, i.alert.starts_at): i for i in await self._by_keys(keys)}
+        fresh: dict[tuple[str, datetime], Investigation] = {}
+        for alert in alerts:
+            key = (alert.fingerprint, alert.starts_at)
+            if key not in found and key not in fresh:
+                fresh[key] = new_investigation(alert)
+        if fresh:
+            try:
+                async with self._begin() as conn:
+                    rows = [row_values(inv) for inv in fresh.values()]
+                    await conn.execute(insert(investigations), rows)
+            except IntegrityError:  # raced with another writer: fall back to one by one
+                return [await self.create_or_get(a) for a in alerts]
+        out: builtins.list[tuple[Investigation, bool]] = []
+        for alert in alerts:
+            key = (alert.fingerprint, alert.starts_at)
+            if key in found:
+                out.append((found[key], False))
+            else:
+                out.append((fresh[key], True))
+                found[key] = fresh[key]  # a duplicate later in the same body is not "new"
+        return out
+
+    async def _by_keys(self, keys: set[tuple[str, datetime]]) -> builtins.list[Investigation]:
+        if not keys:
+            return []
+        fingerprints = {f for f, _ in keys}
+        query = select(investigations).where(investigations.c.fingerprint.in_(fingerprints))
+        async with self._read.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        invs = [from_row(r) for r in rows]
+        return [i for i in invs if (i.fingerprint, i.alert.starts_at) in keys]
+
     async def _by_key(self, fingerprint: str, starts_at: datetime) -> Investigation | None:
         query = select(investigations).where(
             investigations.c.fingerprint == fingerprint, investigations.c.starts_at == starts_at
         )
-        async with self._engine.connect() as conn:
+        async with self._read.connect() as conn:
             row = (await conn.execute(query)).first()
-        return _from_row(row) if row is not None else None
+        return from_row(row) if row is not None else None
 
     async def mark_resolved(
         self, fingerprint: str, starts_at: datetime, ends_at: datetime | None
@@ -172,16 +139,16 @@ class SqlStore:
         key = and_(
             investigations.c.fingerprint == fingerprint, investigations.c.starts_at == starts_at
         )
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             row = (await conn.execute(select(investigations).where(key))).first()
             if row is None:
                 return None
-            inv = _from_row(row)
+            inv = from_row(row)
             alert = inv.alert.model_copy(
                 update={"status": AlertStatus.RESOLVED, "ends_at": ends_at}
             )
             inv = inv.model_copy(
-                update={"alert": alert, "alert_status": AlertStatus.RESOLVED, "updated_at": _now()}
+                update={"alert": alert, "alert_status": AlertStatus.RESOLVED, "updated_at": now()}
             )
             await conn.execute(
                 update(investigations)
@@ -209,21 +176,21 @@ class SqlStore:
             .limit(1)
         )
         while True:
-            async with self._engine.begin() as conn:
+            async with self._begin() as conn:
                 row = (await conn.execute(oldest)).first()
                 if row is None:
                     return None
-                now = _now()
-                inv = _from_row(row)
+                at = now()
+                inv = from_row(row)
                 if inv.attempts >= self.max_attempts:
-                    await self._give_up(conn, inv, now)
+                    await self._give_up(conn, inv, at)
                     continue
                 inv = inv.model_copy(
                     update={
                         "status": InvestigationStatus.RUNNING,
                         "attempts": inv.attempts + 1,
-                        "started_at": now,
-                        "updated_at": now,
+                        "started_at": at,
+                        "updated_at": at,
                     }
                 )
                 result = await conn.execute(
@@ -236,8 +203,8 @@ class SqlStore:
                         status=inv.status.value,
                         attempts=inv.attempts,
                         lease_owner=owner,
-                        lease_expires_at=now + timedelta(seconds=lease_seconds),
-                        updated_at=now,
+                        lease_expires_at=at + timedelta(seconds=lease_seconds),
+                        updated_at=at,
                         data=inv.model_dump(mode="json"),
                     )
                 )
@@ -266,17 +233,17 @@ class SqlStore:
         )
 
     async def renew_lease(self, investigation_id: str, owner: str, lease_seconds: float) -> bool:
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             result = await conn.execute(
                 update(investigations)
                 .where(self._held(investigation_id, owner))
-                .values(lease_expires_at=_now() + timedelta(seconds=lease_seconds))
+                .values(lease_expires_at=now() + timedelta(seconds=lease_seconds))
             )
         return bool(result.rowcount == 1)
 
     async def release(self, investigation_id: str, owner: str) -> bool:
         """Back to queued without counting the attempt (graceful shutdown)."""
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             result = await conn.execute(
                 update(investigations)
                 .where(self._held(investigation_id, owner))
@@ -287,7 +254,7 @@ class SqlStore:
                     attempts=case(
                         (investigations.c.attempts > 0, investigations.c.attempts - 1), else_=0
                     ),
-                    updated_at=_now(),
+                    updated_at=now(),
                 )
             )
         return bool(result.rowcount == 1)
@@ -305,7 +272,7 @@ class SqlStore:
 
         A concurrent ``mark_resolved`` wins over the worker's copy of the alert.
         """
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             query = select(investigations).where(investigations.c.id == inv.id)
             row = (await conn.execute(query)).first()
             if row is None:
@@ -315,12 +282,12 @@ class SqlStore:
             ):
                 return False
             if row.alert_status == AlertStatus.RESOLVED.value:
-                stored = _from_row(row)
+                stored = from_row(row)
                 inv = inv.model_copy(
                     update={"alert": stored.alert, "alert_status": AlertStatus.RESOLVED}
                 )
-            inv = inv.model_copy(update={"updated_at": _now()})
-            values = _row_values(inv)
+            inv = inv.model_copy(update={"updated_at": now()})
+            values = row_values(inv)
             if inv.status.value != InvestigationStatus.RUNNING.value:
                 values.update(lease_owner=None, lease_expires_at=None)
             await conn.execute(
@@ -342,7 +309,7 @@ class SqlStore:
         return await self._requeue(investigations.c.status == InvestigationStatus.RUNNING.value)
 
     async def _requeue(self, where: ColumnElement[bool]) -> int:
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             result = await conn.execute(
                 update(investigations)
                 .where(where)
@@ -350,20 +317,20 @@ class SqlStore:
                     status=InvestigationStatus.QUEUED.value,
                     lease_owner=None,
                     lease_expires_at=None,
-                    updated_at=_now(),
+                    updated_at=now(),
                 )
             )
         return int(result.rowcount)
 
     async def queue_depth(self) -> int:
         query = select(func.count()).where(investigations.c.status.in_(ACTIVE))
-        async with self._engine.connect() as conn:
+        async with self._read.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
     async def prune(self, older_than: datetime) -> int:
         """Delete finished investigations (and their events) and deploys older than the cut."""
         old = and_(investigations.c.status.in_(FINISHED), investigations.c.updated_at < older_than)
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             old_ids = select(investigations.c.id).where(old)
             await conn.execute(delete(events).where(events.c.investigation_id.in_(old_ids)))
             result = await conn.execute(delete(investigations).where(old))
@@ -374,9 +341,9 @@ class SqlStore:
 
     async def get(self, investigation_id: str) -> Investigation | None:
         query = select(investigations).where(investigations.c.id == investigation_id)
-        async with self._engine.connect() as conn:
+        async with self._read.connect() as conn:
             row = (await conn.execute(query)).first()
-        return _from_row(row) if row is not None else None
+        return from_row(row) if row is not None else None
 
     @staticmethod
     def _filters(
@@ -400,88 +367,8 @@ class SqlStore:
     ) -> int:
         query = select(func.count()).select_from(investigations)
         query = query.where(*self._filters(status, alertname, service))
-        async with self._engine.connect() as conn:
+        async with self._read.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
-
-    # -- deploys (ports.DeployStore) --------------------------------------------------------
-
-    async def add_deploy(self, deploy: Deploy) -> str:
-        deploy_id = str(uuid.uuid4())
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(deploys).values(
-                    id=deploy_id,
-                    service=deploy.service,
-                    environment=deploy.environment,
-                    time=deploy.time,
-                    created_at=_now(),
-                    data=deploy.model_dump(mode="json"),
-                )
-            )
-        return deploy_id
-
-    async def deploys_between(self, start: datetime, end: datetime) -> builtins.list[Deploy]:
-        query = (
-            select(deploys.c.data)
-            .where(deploys.c.time >= start, deploys.c.time <= end)
-            .order_by(deploys.c.time, deploys.c.id)
-        )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [Deploy.model_validate(r.data) for r in rows]
-
-    async def recent_deploys(
-        self, *, limit: int = 50, offset: int = 0
-    ) -> builtins.list[tuple[str, Deploy]]:
-        query = (
-            select(deploys.c.id, deploys.c.data)
-            .order_by(deploys.c.time.desc(), deploys.c.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [(r.id, Deploy.model_validate(r.data)) for r in rows]
-
-    # -- events -----------------------------------------------------------------------------
-
-    async def append_event(
-        self, investigation_id: str, kind: str, payload: dict[str, object]
-    ) -> int:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                insert(events).values(
-                    investigation_id=investigation_id,
-                    kind=kind[:64],
-                    created_at=_now(),
-                    payload=payload,
-                )
-            )
-            key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
-
-    async def events_after(
-        self, investigation_id: str, after_id: int, limit: int = 500
-    ) -> builtins.list[StoredEvent]:
-        query = (
-            select(events)
-            .where(events.c.investigation_id == investigation_id, events.c.id > after_id)
-            .order_by(events.c.id)
-            .limit(limit)
-        )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [
-            StoredEvent(
-                id=r.id,
-                investigation_id=r.investigation_id,
-                kind=r.kind,
-                created_at=r.created_at,
-                payload=dict(r.payload),
-            )
-            for r in rows
-        ]
 
     async def list(
         self,
@@ -499,6 +386,6 @@ class SqlStore:
             .limit(limit)
             .offset(offset)
         )
-        async with self._engine.connect() as conn:
+        async with self._read.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [_from_row(r) for r in rows]
+        return [from_row(r) for r in rows]

@@ -233,3 +233,16 @@ async def test_ping_and_memory_url() -> None:
     assert await s.ping()
     assert await s.get(inv.id) is not None
     await s.close()
+
+
+async def test_create_or_get_many_in_order_with_duplicates(store: SqlStore) -> None:
+    a = firing()
+    (b,) = webhook("alertmanager_webhook_02_firing.json").to_alerts()
+    old, _ = await store.create_or_get(a)
+    c = a.model_copy(update={"starts_at": a.starts_at + timedelta(minutes=1)})
+    got = await store.create_or_get_many([b, a, c, b])
+    assert [created for _, created in got] == [True, False, True, False]
+    assert got[1][0].id == old.id
+    assert got[0][0].id == got[3][0].id
+    assert await store.count() == 3
+    assert await store.create_or_get_many([]) == []

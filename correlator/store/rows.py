@@ -1,0 +1,69 @@
+"""Row <-> ``Investigation`` mapping and the indexed values derived from an alert."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row
+
+from correlator.models import Alert, AlertStatus, Investigation, InvestigationStatus
+
+SERVICE_LABELS = ("service", "service_name", "app", "job")
+ACTIVE = (InvestigationStatus.QUEUED.value, InvestigationStatus.RUNNING.value)
+FINISHED = (InvestigationStatus.DONE.value, InvestigationStatus.FAILED.value)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def alert_service(alert: Alert) -> str:
+    """The service an alert is about, from the first present of ``SERVICE_LABELS``."""
+    for name in SERVICE_LABELS:
+        if alert.labels.get(name):
+            return alert.labels[name]
+    return ""
+
+
+def row_values(inv: Investigation) -> dict[str, Any]:
+    return {
+        "id": inv.id,
+        "fingerprint": inv.fingerprint,
+        "starts_at": inv.alert.starts_at,
+        "status": inv.status.value,
+        "alertname": inv.alert.alertname[:256],
+        "service": alert_service(inv.alert)[:256],
+        "alert_status": inv.alert_status.value,
+        "created_at": inv.created_at,
+        "updated_at": inv.updated_at,
+        "attempts": inv.attempts,
+        "data": inv.model_dump(mode="json"),
+    }
+
+
+def from_row(row: Row[Any]) -> Investigation:
+    """The JSON document, with the authoritative indexed columns laid over it."""
+    inv = Investigation.model_validate(row.data)
+    return inv.model_copy(
+        update={
+            "status": InvestigationStatus(row.status),
+            "alert_status": AlertStatus(row.alert_status),
+            "attempts": row.attempts,
+            "updated_at": row.updated_at,
+        }
+    )
+
+
+def new_investigation(alert: Alert) -> Investigation:
+    at = now()
+    return Investigation(
+        id=str(uuid.uuid4()),
+        fingerprint=alert.fingerprint,
+        alert=alert,
+        alert_status=alert.status,
+        status=InvestigationStatus.QUEUED,
+        created_at=at,
+        updated_at=at,
+    )
