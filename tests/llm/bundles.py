@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from correlator.models import (
@@ -76,7 +77,7 @@ def _span(sid: str, parent: str | None, svc: str, name: str, ms: float, **kw: ob
         start=T0,
         end=T0 + timedelta(milliseconds=ms),
         resource=Resource(service=svc, version=version),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -174,7 +175,7 @@ def _change() -> Change:
     )
 
 
-def _items(bundle_ids: list[tuple[str, EvidenceKind, str, str | None]]) -> list[Evidence]:
+def _items(bundle_ids: Sequence[tuple[str, EvidenceKind, str, str | None]]) -> list[Evidence]:
     return [
         Evidence(
             id=i, kind=k, status=EvidenceStatus.OK, source=src, service=svc, summary=f"{k.value} ok"
