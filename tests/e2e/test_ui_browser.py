@@ -6,6 +6,7 @@ screenshots into test-artifacts/.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -17,9 +18,13 @@ import uvicorn
 from playwright.async_api import Browser, async_playwright, expect
 
 from correlator.api import AppDeps, create_app
-from correlator.models import InvestigationStatus
+from correlator.models import Investigation, InvestigationStatus
 from correlator.settings import Settings
+from correlator.simulator.config import SimulatorConfig
+from correlator.simulator.harness import simulator_settings
+from correlator.simulator.server import running_simulator
 from correlator.store import SqlStore
+from correlator.wiring import investigate_once
 from tests.e2e._stack import free_port
 from tests.notify import factory
 from tests.notify.test_ui import seed
@@ -160,4 +165,38 @@ async def test_list_detail_and_live_stage_update(
     await store.append_event(live.id, "finished", {"status": "done"})
     await expect(page.locator("#finished-banner")).to_be_visible(timeout=15_000)
     await expect(page.locator("#inv-status")).to_have_text("done")
+    await page.close()
+
+
+CHECKOUT = ROOT / "tests" / "scenarios" / "checkout-deploy-regression"
+
+
+async def checkout_investigation() -> Investigation:
+    """The checkout scenario through the real pipeline (simulated backends, real Prometheus)."""
+    cm = running_simulator(CHECKOUT, SimulatorConfig())
+    sim = await asyncio.to_thread(cm.__enter__)
+    try:
+        settings = simulator_settings(sim.url, sim.scenario)
+        (inv,) = await investigate_once(sim.scenario.webhook, settings)
+    finally:
+        await asyncio.to_thread(cm.__exit__, None, None, None)
+    return inv
+
+
+async def test_checkout_scenario_list_and_detail(
+    served: Served, store: SqlStore, browser: Browser
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    inv = await seed(store, await checkout_investigation())
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(f"{served.url}/ui/investigations?alertname=CheckoutLatencyP95High")
+    await expect(page.locator(f'tr[data-id="{inv.id}"]')).to_contain_text("checkout-api")
+    await page.goto(f"{served.url}/ui/investigations/{inv.id}")
+    await expect(page.locator("h1")).to_contain_text("CheckoutLatencyP95High")
+    stages = page.locator("#timeline li")
+    await expect(stages).to_have_count(len(inv.stages))
+    for stage in inv.stages:
+        await expect(page.locator(f'#timeline li[data-stage="{stage.name}"]')).to_be_visible()
+    await expect(page.locator("#live-state")).to_have_text("finished")
+    await page.screenshot(path=str(ARTIFACTS / "ui-checkout-detail.png"), full_page=True)
     await page.close()
