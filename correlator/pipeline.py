@@ -140,16 +140,20 @@ async def investigate(
         await run.emit("started", {"attempt": inv.attempts, **attrs})
         await _alert_stage(run, settings)
         await _analysis_stages(run)
-        skipped = [s.name for s in run.inv.stages if s.status == "skipped" and s.name != "llm"]
-        if "evidence" in skipped and "rules" in skipped:
-            run.inv = run.inv.model_copy(
-                update={"partial": "evidence and rules stages not built yet"}
-            )
-        elif skipped:
-            run.inv = run.inv.model_copy(
-                update={"partial": f"stages not run: {', '.join(skipped)}"}
-            )
+        run.inv = run.inv.model_copy(update={"partial": _partial(run.inv)})
+        log.info(
+            "pipeline finished",
+            extra={"stages": [f"{t.name}:{t.status}" for t in run.inv.stages], **attrs},
+        )
     return run.inv
+
+
+def _partial(inv: Investigation) -> str | None:
+    """Why the investigation is incomplete (skipped stages other than the optional LLM)."""
+    skipped = [s.name for s in inv.stages if s.status == "skipped" and s.name != "llm"]
+    if "evidence" in skipped and "rules" in skipped:
+        return "evidence and rules stages not built yet"
+    return f"stages not run: {', '.join(skipped)}" if skipped else None
 
 
 async def _alert_stage(run: _Run, settings: Settings) -> None:
