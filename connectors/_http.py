@@ -171,7 +171,8 @@ class BackendClient:
         merged = self._headers(headers)
         if method != "GET" or json is not None:
             return await self._with_retries(method, path, params, json, merged, retries)
-        key = (method, path, _freeze(params), merged.get(TENANT_HEADER), retries)
+        # tenant, auth and format headers (e.g. Loki's encoding flags) are part of the identity
+        key = (method, path, _freeze(params), tuple(sorted(merged.items())), retries)
         task = self._inflight.get(key)
         if task is None:
             task = asyncio.ensure_future(
@@ -190,7 +191,7 @@ class BackendClient:
         cache_ttl: float | None = None,
     ) -> Any:
         """GET and decode JSON; ``cache_ttl`` seconds caches the decoded body (immutable data)."""
-        key = ("GET", path, _freeze(params), self._headers(headers).get(TENANT_HEADER))
+        key = ("GET", path, _freeze(params), tuple(sorted(self._headers(headers).items())))
         if cache_ttl:
             hit, value = self.cache.get(key)
             if hit:
@@ -203,20 +204,16 @@ class BackendClient:
 
     def decode_json(self, response: httpx.Response) -> Any:
         """JSON body or ``BackendBadResponse`` (HTML error page, truncated or empty body)."""
-        ctype = response.headers.get("content-type", "")
-        if "html" in ctype.lower():
-            raise BackendBadResponse(
-                self.name,
-                f"HTML instead of JSON (HTTP {response.status_code}): {body_snippet(response)}",
-                status=response.status_code,
-            )
         try:
             return json.loads(response.content)
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            ctype = response.headers.get("content-type", "").lower()
+            if "html" in ctype or response.content.lstrip()[:1] == b"<":
+                what = f"HTML instead of JSON (HTTP {response.status_code})"
+            else:
+                what = f"invalid JSON ({exc})"
             raise BackendBadResponse(
-                self.name,
-                f"invalid JSON ({exc}): {body_snippet(response)[:120]!r}",
-                status=response.status_code,
+                self.name, f"{what}: {body_snippet(response)[:120]!r}", status=response.status_code
             ) from exc
 
     # -- internals -------------------------------------------------------------------------

@@ -308,3 +308,8 @@ async def test_build_client_applies_settings() -> None:
         assert client.timeout.read == 4.0
         assert client.timeout.connect == 2.0
         assert (await client.get("/ready")).status_code == 204
+
+
+async def test_json_mislabelled_as_html_is_still_json(fake_time: FakeTime) -> None:
+    script = Script(httpx.Response(200, text='{"a": 1}', headers={"content-type": "text/html"}))
+    assert await backend(script, fake_time).get_json("/x") == {"a": 1}
