@@ -3,8 +3,9 @@
 A client span that errors with no server span underneath is resolved by where it was calling:
 - a peer the same caller reached fine in baseline traces, or a known service -> that dependency
   is down (blame moves to it, tag ``unreachable``);
-- a peer never seen before (e.g. a bad address after a config push) -> the caller's problem
-  (tag ``bad_target``).
+- a config push on the caller just before, or a peer name that does not resolve (DNS) -> the
+  caller's problem (tag ``bad_target``);
+- an unknown peer that refuses or times out -> that host is down (``unreachable``).
 A client span that errors although the callee's server span under it succeeded got a bad answer
 (wrong return value): the callee gets the vote, the caller a small share (tag ``bad_response``).
 """
@@ -27,6 +28,11 @@ from correlator.rules.signals.base import (
     peer_of,
 )
 
+DNS_FAILURE = re.compile(
+    r"no such host|name resolution|unknown host|nodename nor servname|could not resolve|"
+    r"name or service not known|NXDOMAIN|getaddrinfo",
+    re.IGNORECASE,
+)
 NETWORKISH = re.compile(
     r"timeout|timed out|deadline|connection (refused|reset)|unavailable|unreachable|"
     r"no route|broken pipe|eof|dns|name resolution|no such host|econn",
@@ -92,10 +98,15 @@ def _client_blame(ctx: Context, span: Span, te: TraceEvidence, tags: set[str]) -
         return [(span.service, 1.0, frozenset(tags | {"bad_target"}))]
     if target is not None and target != span.service:
         return [(target, 1.0, frozenset(tags | {"unreachable"}))]
+    host = host_of(peer) or span.service
     if (span.service, norm(peer)) in ctx.baseline_peers:
-        return [(host_of(peer) or span.service, 1.0, frozenset(tags | {"unreachable", "backend"}))]
-    if ctx.baseline:
+        return [(host, 1.0, frozenset(tags | {"unreachable", "backend"}))]
+    if DNS_FAILURE.search(_messages(span)):
+        # the name does not even resolve: the caller was pointed at a wrong address
         return [(span.service, 1.0, frozenset(tags | {"bad_target"}))]
+    if "network_error" in tags:
+        # resolves but refuses / times out: the dependency is down
+        return [(host, 1.0, frozenset(tags | {"unreachable"}))]
     return [(span.service, 1.0, frozenset(tags | {"client_error"}))]
 
 

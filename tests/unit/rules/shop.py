@@ -5,6 +5,8 @@ from __future__ import annotations
 from correlator.models import SpanKind, TraceEvidence
 from tests.unit.rules.factories import call, span, trace
 
+DNS_ERROR = "dial tcp: lookup badAddress on 10.96.0.10:53: no such host"
+
 
 def healthy(*, baseline: bool = True, pay_ms: float = 10.0, version: str = "1.0") -> TraceEvidence:
     root = span("frontend", ms=60)
@@ -22,7 +24,7 @@ def payment_fails(version: str = "1.0") -> TraceEvidence:
     return trace([root, c1, checkout, c2, payment])
 
 
-def checkout_dials(peer: str) -> TraceEvidence:
+def checkout_dials(peer: str, message: str = "connection refused") -> TraceEvidence:
     """checkout's client span errors with no server span under it."""
     root = span("frontend", ms=60, error=True)
     c1, checkout = call(root, "checkout", ms=40, error=True)
@@ -33,7 +35,7 @@ def checkout_dials(peer: str) -> TraceEvidence:
         ms=5,
         error=True,
         attrs={"server.address": peer},
-        message="connection refused",
+        message=message,
     )
     return trace([root, c1, checkout, dial])
 

@@ -69,7 +69,9 @@ def test_unreachable_dependency_is_dependency_down(ruleset: RuleSet) -> None:
 
 
 def test_bad_address_is_a_config_problem_of_the_caller(ruleset: RuleSet) -> None:
-    traces = [shop.checkout_dials("badAddress:50051") for _ in range(3)] + [shop.healthy()]
+    traces = [shop.checkout_dials("badAddress:50051", shop.DNS_ERROR) for _ in range(3)] + [
+        shop.healthy()
+    ]
     top = rank(bundle(traces=traces), ruleset).top
     assert top is not None
     assert (top.service, top.fault_type) == (

@@ -47,7 +47,9 @@ def test_unreachable_known_dependency_moves_blame_to_it() -> None:
 
 
 def test_bad_address_never_seen_before_stays_with_the_caller() -> None:
-    traces = [shop.checkout_dials("badAddress:50051") for _ in range(2)] + [shop.healthy()]
+    traces = [shop.checkout_dials("badAddress:50051", shop.DNS_ERROR) for _ in range(2)] + [
+        shop.healthy()
+    ]
     res = error_origin(ctx_of(traces=traces))
     assert res.scores == {"checkout": 1.0}
     assert "bad_target" in res.tags["checkout"]
@@ -280,3 +282,10 @@ def test_saturation_carried_by_an_upstream_surge_is_damped() -> None:
     explain_load(c, traffic, resource)
     assert resource.scores["checkout"] == before * 0.3
     assert "load_from_surge" in resource.tags["checkout"]
+
+
+def test_an_unknown_peer_that_refuses_connections_is_down() -> None:
+    traces = [shop.checkout_dials("ledger.internal:7000") for _ in range(2)]
+    res = error_origin(ctx_of(traces=traces))
+    assert res.scores == {"ledger.internal": 1.0}
+    assert "unreachable" in res.tags["ledger.internal"]
