@@ -225,6 +225,7 @@ def _kwargs(spec: CallSpec, model: str, stage: LLMStageSettings, s: LLMSettings)
         "timeout": stage.timeout_seconds,
         "max_retries": 0,
         "num_retries": 0,
+        "drop_params": True,  # e.g. reasoning models reject temperature: drop, don't fail
     }
     if s.api_base:
         kw["api_base"] = s.api_base

@@ -253,3 +253,15 @@ async def test_uncited_digest_facts_fall_back_to_compacted_evidence(server: Fake
     assert "dns is down" not in prompt
     assert "Evidence deploy:payment:1.5.0 (changes)" in prompt
     assert st["rank"].status == "ok"
+
+
+async def test_params_a_model_rejects_are_dropped(server: FakeOpenAI) -> None:
+    server.responder = good
+    settings = llm_settings(server, model="openai/o3-mini")  # reasoning model: no temperature
+    out = await refine(
+        checkout_bundle(), rules_analysis(), settings=settings, metrics=Metrics(), mode="batch"
+    )
+    assert not out.report.degraded
+    body = server.bodies()[0]
+    assert "temperature" not in body
+    assert body["max_completion_tokens"] == settings.rank.max_output_tokens
