@@ -1,0 +1,340 @@
+"""``gather``: the evidence chain as one scatter-gather that never raises.
+
+    resolve expr (generatorURL g0.expr | /api/v1/rules by alertname | none)
+      |-- exemplars --> per trace, in parallel: get_trace -> analyze -> logs by trace_id
+      |     (no exemplars: TraceQL search of the alert's service, same per-trace chain)
+      |-- query_range(alert expr) -> onset -> patterns + metric queries of the alert's service
+      |-- grafana annotations | deploys posted to correlator | build_info/target_info versions
+      '-- baseline traces (pre-onset TraceQL search -> get_trace)
+    once traces name more services: their patterns + metric queries; trace version changes
+
+Everything runs under ``correlator.deadline.deadline_scope(settings.evidence_deadline_seconds)``
+and an ``asyncio.timeout`` of the same length: on expiry the bundle is returned with what arrived,
+and every call still in flight is an envelope with status ``timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from correlator.deadline import deadline_scope
+from correlator.evidence import changes as ch
+from correlator.evidence import links
+from correlator.evidence.envelope import Probe, Recorder
+from correlator.evidence.exemplars import alert_service, exemplar_service, select_exemplars
+from correlator.evidence.promql import exemplar_query
+from correlator.evidence.services import ServiceEvidence
+from correlator.evidence.sources import EvidenceSources
+from correlator.evidence.tracechain import TraceChain
+from correlator.models import (
+    Alert,
+    Change,
+    EvidenceBundle,
+    EvidenceKind,
+    EvidenceStatus,
+    Exemplar,
+    MetricQuery,
+    MetricSeries,
+    TimeWindow,
+    TraceEvidence,
+)
+from correlator.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MetricQueries = Callable[[set[str]], Sequence[MetricQuery]]
+DEPLOY_HISTORY = timedelta(days=30)
+
+
+def expr_id(expr: str) -> str:
+    return hashlib.sha256(expr.encode()).hexdigest()[:12]
+
+
+async def gather(
+    alert: Alert,
+    *,
+    sources: EvidenceSources,
+    settings: Settings,
+    metric_queries: MetricQueries | None = None,
+    now: datetime | None = None,
+) -> EvidenceBundle:
+    """All the evidence for ``alert`` within ``settings.evidence_deadline_seconds``.
+
+    Never raises: every failure is an envelope in ``bundle.items`` (see ``bundle.missing()``).
+    """
+    run = _Gather(alert, sources, settings, metric_queries, now or datetime.now(UTC))
+    seconds = settings.evidence_deadline_seconds
+    try:
+        with deadline_scope(seconds):
+            async with asyncio.timeout(seconds):
+                await run.run()
+    except TimeoutError:
+        logger.info("evidence deadline (%.1fs) hit for %s", seconds, alert.fingerprint)
+    except Exception:  # documented boundary: gather never raises, the bundle names the failure
+        logger.exception("evidence gather failed for %s", alert.fingerprint)
+        run.rec.record(
+            Probe("gather:internal", EvidenceKind.RULE_EXPR, "correlator"),
+            EvidenceStatus.ERROR,
+            error="internal error while gathering evidence (see logs)",
+        )
+    return run.bundle()
+
+
+class _Gather:
+    def __init__(
+        self,
+        alert: Alert,
+        sources: EvidenceSources,
+        settings: Settings,
+        metric_queries: MetricQueries | None,
+        now: datetime,
+    ) -> None:
+        self.alert, self.sources, self.settings = alert, sources, settings
+        self.rec = Recorder()
+        prom = settings.prometheus
+        start = alert.starts_at - timedelta(seconds=prom.exemplar_lookback_seconds)
+        end = min(alert.starts_at + timedelta(seconds=prom.exemplar_grace_seconds), now)
+        self.now = now
+        self.window = TimeWindow(start=start, end=max(end, alert.starts_at + timedelta(seconds=1)))
+        self.onset = alert.starts_at
+        self.expr: str | None = None
+        self.expr_source = "none"
+        self.service = alert_service(alert.labels, settings)
+        self.exemplars: list[Exemplar] = []
+        self._exemplars_done = asyncio.Event()
+        self.changes: list[Change] = []
+        self.metrics: list[MetricSeries] = []
+        self.traces = TraceChain(self.rec, sources, settings)
+        self.per_service = ServiceEvidence(self.rec, sources, settings, metric_queries)
+
+    def bundle(self) -> EvidenceBundle:
+        return EvidenceBundle(
+            alert=self.alert,
+            window=self.window,
+            onset=self.onset,
+            expr=self.expr,
+            expr_source=self.expr_source,
+            alert_service=self.service,
+            items=list(self.rec.items.values()),
+            exemplars=self.exemplars,
+            traces=self.traces.traces,
+            trace_logs=self.traces.logs,
+            log_patterns=self.per_service.patterns,
+            changes=self.changes,
+            metrics=self.metrics + self.per_service.metrics,
+        )
+
+    async def run(self) -> None:
+        if self.service:
+            self.per_service.plan({self.service})
+        await self._resolve_expr()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._annotations())
+            tg.create_task(self._deploys())
+            tg.create_task(self._versions())
+            shape = tg.create_task(self._shape())
+            chain = tg.create_task(self._chain())
+            baseline = tg.create_task(self._baseline())
+            tg.create_task(self._services(shape, chain))
+        current = [t for t in self.traces.traces if not t.baseline]
+        trace_changes = ch.changes_from_traces(current, baseline.result(), self.settings)
+        self._add_changes(trace_changes, "tempo")
+
+    # -- expression, exemplars, traces -------------------------------------------------------
+
+    async def _resolve_expr(self) -> None:
+        if self.alert.expr:
+            self.expr, self.expr_source = self.alert.expr, "generator_url"
+            return
+        source = self.sources.rule_exprs
+        probe = Probe(f"rule_expr:{self.alert.alertname}", EvidenceKind.RULE_EXPR, "prometheus")
+        if source is None:
+            self.rec.not_configured(probe, "the Prometheus rules API")
+            return
+        name = self.alert.alertname
+        expr = await self.rec.call(probe, lambda: source.alert_rule_expr(name))
+        if expr:
+            self.expr, self.expr_source = expr, "rules_api"
+            self.rec.items[probe.id].query = expr
+
+    async def _baseline(self) -> list[TraceEvidence]:
+        if self.service is None:  # the exemplars' series may still name it
+            await self._exemplars_done.wait()
+        return await self.traces.baseline(self.service, self.window)
+
+    async def _chain(self) -> list[str]:
+        try:
+            selected = await self._exemplars()
+        finally:
+            self._exemplars_done.set()
+        items: list[tuple[str, datetime | None]] = [(e.trace_id, e.timestamp) for e in selected]
+        if not items:
+            found = await self.traces.search(self.service, self.window)
+            items = [(t, None) for t in found]
+        await self.traces.follow_all(items, self.service, self.window, from_exemplar=bool(selected))
+        return self.traces.implicated_services()
+
+    async def _exemplars(self) -> list[Exemplar]:
+        if self.expr is None:
+            probe = Probe("exemplars:none", EvidenceKind.EXEMPLARS, "prometheus")
+            self.rec.record(
+                probe, EvidenceStatus.NO_DATA, summary="no alert expression to query exemplars for"
+            )
+            return []
+        query = exemplar_query(
+            self.expr, self.alert.labels, self.settings.prometheus.external_labels
+        )
+        probe = Probe(
+            f"exemplars:{expr_id(self.expr)}",
+            EvidenceKind.EXEMPLARS,
+            "prometheus",
+            query=query,
+            link=links.metric_link(self.settings, query, self.window),
+            service=self.service,
+        )
+        source = self.sources.exemplars
+        if source is None:
+            self.rec.not_configured(probe, "Prometheus exemplars")
+            return []
+        window = self.window
+        raw = await self.rec.call(probe, lambda: source.query_exemplars(query, window))
+        if not raw:
+            return []
+        selected = select_exemplars(
+            raw, expr=self.expr, alert_labels=self.alert.labels, settings=self.settings
+        )
+        self.exemplars = selected
+        if not selected:
+            self.rec.items[probe.id].status = EvidenceStatus.NO_DATA
+        if self.service is None:
+            self.service = exemplar_service(selected, self.settings)
+        ids = ", ".join(e.trace_id for e in selected)
+        self.rec.summarise(probe.id, f"{len(raw)} exemplars, {len(selected)} selected: {ids}")
+        return selected
+
+    # -- shape and onset ---------------------------------------------------------------------
+
+    async def _shape(self) -> None:
+        if self.expr is None:
+            return
+        step = max(1.0, round(self.window.seconds / 200))
+        series = await self.per_service.run_metric(
+            MetricQuery(name="alert", expr=self.expr, service=self.service, signal="alert"),
+            self.window,
+            step,
+        )
+        if series:
+            self.metrics.extend(series)
+            self.onset = onset_of(series, self.alert.starts_at, step)
+            self.rec.summarise(
+                "metric:alert",
+                f"{len(series)} series; condition true since {self.onset.isoformat()}",
+            )
+
+    async def _services(self, shape: asyncio.Task[None], chain: asyncio.Task[list[str]]) -> None:
+        """Patterns and metric queries: the alert's service once the onset is known, the
+        services the traces implicate once the chain is done."""
+        await asyncio.wait([shape])
+        first = [self.service] if self.service else []
+        async with asyncio.TaskGroup() as tg:
+            if first:
+                tg.create_task(self.per_service.gather(first, self.onset, self.now))
+            await asyncio.wait([chain])
+            later = ([self.service] if self.service else []) + chain.result()
+            later = [s for s in dict.fromkeys(later) if s not in first]
+            if later or not first:
+                tg.create_task(self.per_service.gather(later, self.onset, self.now))
+
+    # -- changes -----------------------------------------------------------------------------
+
+    def _change_window(self) -> TimeWindow:
+        start = self.alert.starts_at - timedelta(seconds=self.settings.change_lookback_seconds)
+        return TimeWindow(start=start, end=self.window.end)
+
+    def _add_changes(self, found: Sequence[Change], backend: str) -> None:
+        for c in found:
+            self.changes.append(c)
+            self.rec.record(
+                Probe(c.evidence_id, EvidenceKind.CHANGE, backend, link=c.url, service=c.service),
+                EvidenceStatus.OK,
+                summary=ch.describe(c),
+            )
+
+    async def _annotations(self) -> None:
+        window = self._change_window()
+        tags = list(self.settings.grafana.annotation_tags)
+        probe = Probe(
+            "deploys:grafana",
+            EvidenceKind.DEPLOYS,
+            "grafana",
+            query=f"tags={','.join(tags)}",
+            link=links.annotations_link(self.settings, window),
+        )
+        source = self.sources.annotations
+        if source is None:
+            self.rec.not_configured(probe, "Grafana annotations")
+            return
+        found = await self.rec.call(probe, lambda: source.deploy_annotations(window, tags))
+        if found:
+            changes = ch.with_ids(found, self.settings, "grafana")
+            self.rec.summarise(probe.id, f"{len(changes)} deploy annotations")
+            self._add_changes(changes, "grafana")
+
+    async def _deploys(self) -> None:
+        window = self._change_window()
+        probe = Probe("deploys:deploy_api", EvidenceKind.DEPLOYS, "correlator")
+        store = self.sources.deploys
+        if store is None:
+            self.rec.not_configured(probe, "the deploy store")
+            return
+        since = window.start - DEPLOY_HISTORY  # earlier deploys only supply from_version/commit
+        found = await self.rec.call(probe, lambda: store.deploys_between(since, window.end))
+        recent = [d for d in found or [] if d.time >= window.start]
+        if not recent and found:
+            self.rec.items[probe.id].status = EvidenceStatus.NO_DATA
+        if recent and found:
+            changes = [
+                c for c in ch.changes_from_deploys(found, self.settings) if c.time >= window.start
+            ]
+            self.rec.summarise(probe.id, f"{len(changes)} deploys posted to correlator")
+            self._add_changes(changes, "correlator")
+
+    async def _versions(self) -> None:
+        window = self._change_window()
+        step = max(15.0, round(window.seconds / 240))
+        queries = [
+            MetricQuery(name=f"versions_{i}", expr=expr, signal="versions")
+            for i, expr in enumerate(self.settings.prometheus.version_queries)
+        ]
+        async with asyncio.TaskGroup() as tg:
+            tasks = [
+                tg.create_task(self.per_service.run_metric(q, window, step, keep=False))
+                for q in queries
+            ]
+        found = [s for t in tasks for s in t.result()]
+        changes = ch.changes_from_version_series(found, self.settings)
+        self._add_changes(changes, "prometheus")
+
+
+def onset_of(series: Sequence[MetricSeries], starts_at: datetime, step: float) -> datetime:
+    """Start of the run of samples (gaps up to 2 steps) that is ongoing at ``starts_at``.
+
+    With an alert expression such as ``x > 0.5`` samples exist only while the condition holds,
+    so this is when the condition became true (at most ``starts_at``).
+    """
+    ts = sorted({t for s in series for t, v in s.points if not math.isnan(v)})
+    limit = starts_at.timestamp() + step
+    ts = [t for t in ts if t <= limit]
+    if not ts:
+        return starts_at
+    start = ts[-1]
+    for earlier in reversed(ts[:-1]):
+        if start - earlier > 2 * step:
+            break
+        start = earlier
+    return min(datetime.fromtimestamp(start, tz=UTC), starts_at)
