@@ -67,6 +67,22 @@ def tracer(provider: trace.TracerProvider | None = None) -> trace.Tracer:
     return trace.get_tracer(TRACER_NAME)
 
 
+@contextmanager
+def backend_span(
+    backend: str, method: str, path: str, *, provider: trace.TracerProvider | None = None
+) -> Iterator[trace.Span]:
+    """A client span for one backend call (``connectors._http`` wraps each attempt in one).
+
+    Nested under the current stage span; records the exception and an error status when the
+    body raises. Attributes follow the OTel HTTP client conventions plus ``backend``.
+    """
+    attrs = {"backend": backend, "http.request.method": method, "url.path": path[:256]}
+    with tracer(provider).start_as_current_span(
+        f"{backend} {method} {path[:64]}", kind=trace.SpanKind.CLIENT, attributes=attrs
+    ) as span:
+        yield span
+
+
 def alert_attributes(labels: Mapping[str, str], service: str) -> dict[str, str]:
     """Span attributes used to group investigations (only present, short values)."""
     attrs = {"alertname": labels.get("alertname", ""), "service": service}

@@ -178,3 +178,25 @@ def test_tracing_only_when_otlp_endpoint_is_set() -> None:
     assert not tracing_requested(
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_SDK_DISABLED": "true"}
     )
+
+
+def test_backend_span_nests_under_the_current_span_and_records_errors() -> None:
+    from opentelemetry import trace
+
+    from correlator.telemetry import backend_span
+
+    provider, exporter = tracing()
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("stage evidence"):
+        try:
+            with backend_span("tempo", "GET", "/api/v2/traces/abc", provider=provider):
+                raise TimeoutError("slow")
+        except TimeoutError:
+            pass
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    call = spans["tempo GET /api/v2/traces/abc"]
+    assert call.parent is not None
+    assert call.parent.span_id == spans["stage evidence"].context.span_id
+    assert call.status.status_code is trace.StatusCode.ERROR
+    assert call.attributes is not None
+    assert call.attributes["backend"] == "tempo"
