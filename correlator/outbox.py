@@ -285,6 +285,11 @@ class OutboxWorker:
             )
             return 0
         note, wait_until = await self._outbound(newest, now)
+        if note is None and newest.kind == "thread" and not await self._parent_open(newest):
+            await self.store.finish(
+                rows, state=DeliveryState.FAILED, now=now, error="parent message was not posted"
+            )
+            return 0
         if note is None:
             await self.store.finish(
                 rows,
@@ -296,6 +301,10 @@ class OutboxWorker:
             return 0
         await self._send(notifier, note, rows)
         return 1
+
+    async def _parent_open(self, row: NotificationRow) -> bool:
+        """Whether the message a thread reply belongs to may still be posted."""
+        return await self.store.has_open(str(row.payload.get("parent_key", "")))
 
     async def _outbound(
         self, row: NotificationRow, now: datetime

@@ -178,6 +178,15 @@ class OutboxStore:
             row = (await conn.execute(q)).first()
         return MessageRef(row[0], row[1], row[2]) if row else None
 
+    async def has_open(self, message_key: str) -> bool:
+        q = (
+            select(notifications.c.id)
+            .where(notifications.c.message_key == message_key, notifications.c.state.in_(OPEN))
+            .limit(1)
+        )
+        async with self.engine.connect() as conn:
+            return (await conn.execute(q)).first() is not None
+
     async def last_delivery(self, message_key: str) -> datetime | None:
         q = select(func.max(notifications.c.delivered_at)).where(
             notifications.c.message_key == message_key

@@ -171,11 +171,14 @@ async def test_permanent_error_fails_and_expiry_gives_up(store: OutboxStore) -> 
     rows = {(r["channel"], r["kind"]): r for r in await store.all_rows()}
     assert rows[("slack", "post")]["state"] == "failed"
     assert "channel_not_found" in rows[("slack", "post")]["last_error"]
+    clock.advance(1)
+    await w.run_once()  # the thread reply has no message to hang under: fails, no busy retry
+    rows = {(r["channel"], r["kind"]): r for r in await store.all_rows()}
+    assert rows[("slack", "thread")]["state"] == "failed"
     clock.advance(7 * 3600)
     await w.run_once()
     rows = {(r["channel"], r["kind"]): r for r in await store.all_rows()}
     assert rows[("webhook", "post")]["state"] == "expired"
-    assert rows[("slack", "thread")]["state"] == "expired"
 
 
 async def test_resolved_supersedes_pending_pagerduty_enrichment(store: OutboxStore) -> None:
