@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import random
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -240,6 +241,8 @@ def _kwargs(spec: CallSpec, model: str, stage: LLMStageSettings, s: LLMSettings)
 async def _once(
     spec: CallSpec, model: str, *, stage: LLMStageSettings, settings: LLMSettings
 ) -> CallResult:
+    if "litellm" not in sys.modules:  # first call: the 2-3 s import must not block the loop
+        await asyncio.to_thread(_litellm)
     litellm = _litellm()
     import openai
 
