@@ -139,13 +139,18 @@ def change_proximity(ctx: Context) -> SignalResult:
     return res
 
 
+OFF_VARIANTS = {"", "off", "false", "disabled", "0", "control", "default", "none"}
+
+
 def _flag_facts(ctx: Context, res: SignalResult) -> None:
-    """Flags evaluated on incident traces but not (with that variant) on baseline ones."""
+    """Flags evaluated ON in incident traces that baseline traces did not evaluate that way."""
     before = {(f.service, f.key, f.variant) for te in ctx.baseline for f in te.analysis.flags}
     for te in ctx.incident:
         failing = bool(te.analysis.error_span_ids) or te.analysis.root_error_service is not None
         for f in sorted(te.analysis.flags, key=lambda f: (f.service, f.key)):
             if (f.service, f.key, f.variant) in before:
+                continue
+            if (f.variant or "").strip().lower() in OFF_VARIANTS:
                 continue
             res.tag(f.service, "flag_new", f"flag={f.key}")
             if failing:

@@ -289,3 +289,14 @@ def test_an_unknown_peer_that_refuses_connections_is_down() -> None:
     res = error_origin(ctx_of(traces=traces))
     assert res.scores == {"ledger.internal": 1.0}
     assert "unreachable" in res.tags["ledger.internal"]
+
+
+def test_flags_evaluated_off_are_not_suspects() -> None:
+    from correlator.models import FlagEvaluation
+    from tests.unit.rules.factories import ONSET
+
+    t = shop.payment_fails()
+    off = FlagEvaluation(key="beta", variant="off", service="payment", span_id="1" * 16, time=ONSET)
+    t = t.model_copy(update={"analysis": t.analysis.model_copy(update={"flags": [off]})})
+    res = change_proximity(ctx_of(traces=[t, shop.healthy()]))
+    assert "flag_new" not in res.tags.get("payment", set())
