@@ -8,6 +8,7 @@ field path (the same ``{"detail": [{"loc", "msg", "type"}]}`` shape FastAPI uses
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from correlator.ports import EventSink, NoteSink, Store
 from correlator.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
+UI_COOKIE = "correlator_ui"  # set by the web UI's /ui/login; also accepted by the read API
 
 
 @dataclass
@@ -62,15 +64,39 @@ def require_webhook_token(request: Request) -> None:
         )
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def require_read_token(request: Request) -> None:
-    """``Authorization: Bearer <CORRELATOR_UI_TOKEN>`` on read endpoints when that token is set."""
+    """Read endpoints: ``CORRELATOR_UI_TOKEN`` as a bearer token or the UI's login cookie.
+
+    Without a UI token they are open only on loopback (configured host and actual peer), the
+    same rule as the web UI; elsewhere they answer 403 until the token is set.
+    """
     ctx = get_context(request)
-    if not _check_bearer(request, ctx.settings.ui_token):
+    token = ctx.settings.ui_token
+    if token is None:
+        peer = request.client.host if request.client else ""
+        if _is_loopback(ctx.settings.host) and _is_loopback(peer):
+            return
         raise HTTPException(
-            status_code=401,
-            detail="missing or wrong bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
+            status_code=403, detail="the API off loopback requires CORRELATOR_UI_TOKEN to be set"
         )
+    cookie = request.cookies.get(UI_COOKIE, "")
+    expected = token.get_secret_value().encode()
+    if _check_bearer(request, token) or (cookie and hmac.compare_digest(cookie.encode(), expected)):
+        return
+    raise HTTPException(
+        status_code=401,
+        detail="missing or wrong bearer token",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 class BodyError(HTTPException):

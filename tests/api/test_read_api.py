@@ -147,3 +147,30 @@ async def test_events_stream_resumes_and_includes_resolution(client: httpx.Async
     got = (await client.get(url)).json()
     assert got["alert_status"] == "resolved"
     assert datetime.fromisoformat(got["alert"]["ends_at"]) < datetime.now(UTC)
+
+
+async def test_read_api_accepts_the_ui_cookie(make_client: MakeClient) -> None:
+    client = await make_client(ui_token="ui-secret")
+    client.cookies.set("correlator_ui", "ui-secret")
+    assert (await client.get("/api/v1/investigations")).status_code == 200
+    client.cookies.set("correlator_ui", "wrong")
+    assert (await client.get("/api/v1/investigations")).status_code == 401
+
+
+async def test_read_api_off_loopback_without_ui_token_is_403(tmp_path: Path) -> None:
+    deps = AppDeps(run_workers=False, run_scheduler=False)
+    app_settings = make_settings(tmp_path, host="0.0.0.0")
+    async with running_app(app_settings, deps) as client:
+        r = await client.get("/api/v1/investigations")
+        assert r.status_code == 403
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_read_api_from_a_remote_peer_without_ui_token_is_403(tmp_path: Path) -> None:
+    from correlator.api import create_app
+
+    app = create_app(make_settings(tmp_path), AppDeps(run_workers=False, run_scheduler=False))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5555))
+        async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:
+            assert (await client.get("/api/v1/investigations")).status_code == 403
