@@ -50,7 +50,13 @@ class SqlStore(RecordsMixin):
 
     @property
     def engine(self) -> AsyncEngine:
+        """The write engine (SQLite: every transaction ``BEGIN IMMEDIATE``)."""
         return self._engine
+
+    @property
+    def read_engine(self) -> AsyncEngine:
+        """For reads only (SQLite: WAL snapshot reads that never wait for writers)."""
+        return self._read
 
     async def create_schema(self) -> None:
         """``metadata.create_all`` (Alembic migrations replace this with the PostgreSQL issue)."""
