@@ -129,7 +129,7 @@ def _keep_logs(b: Built, reqs: list[Request], rng: random.Random) -> None:
 
 def _chosen(reqs: list[Request], incident: bool, i: int, rng: random.Random) -> list[Request]:
     if not incident:
-        return [rng.choice(reqs)] if i % 4 == 0 else []
+        return [rng.choice(reqs)] if i % 6 == 0 else []
     slowest = max(reqs, key=lambda r: r.duration)
     errs = [r for r in reqs if r.error]
     out = [slowest]
@@ -214,6 +214,7 @@ def resource_series(spec: ScenarioSpec, b: Built, rng: random.Random) -> dict[st
     return fams
 
 
+CONSTANT = {"container_spec_memory_limit_bytes", "container_fs_limit_bytes", "process_max_fds"}
 FAMILIES = {
     "process_cpu_seconds": ("counter", "Total user and system CPU time spent in seconds."),
     "container_memory_working_set_bytes": ("gauge", "Current working set of the container in bytes."),
@@ -256,9 +257,11 @@ def metrics_om(spec: ScenarioSpec, b: Built, world: World, rng: random.Random) -
     for name, (typ, help_) in FAMILIES.items():
         out += [f"# HELP {name} {help_}", f"# TYPE {name} {typ}"]
         suffix = "_total" if typ == "counter" else ""
+        every = 8 if name in CONSTANT else 2  # cAdvisor/KSM scraped every 60 s; limits rarely
         for _, lab, series in sorted(fams[name], key=lambda x: x[1][L]):
-            for ts, v in series:
-                out.append(f"{name}{suffix}{_lbl(lab)} {_num(v)} {ts // NS}")
+            for i, (ts, v) in enumerate(series):
+                if (len(series) - 1 - i) % every == 0:
+                    out.append(f"{name}{suffix}{_lbl(lab)} {_num(v)} {ts // NS}")
     out += ["# HELP build_info Build information of the running service.", "# TYPE build_info gauge"]
     for svc in spec.services:
         if not svc.instrumented:
@@ -268,7 +271,8 @@ def metrics_om(spec: ScenarioSpec, b: Built, world: World, rng: random.Random) -
             by_version[world.version_at(svc, ts)].append(ts)
         for (version, commit), tss in by_version.items():
             lab = {L: svc.name, "version": version, "revision": commit}
-            out += [f"build_info{_lbl(lab)} 1 {ts // NS}" for ts in tss]
+            keep = [ts for i, ts in enumerate(tss) if i % 4 == 0 or i == len(tss) - 1]
+            out += [f"build_info{_lbl(lab)} 1 {ts // NS}" for ts in keep]
     out.append("# EOF")
     return "\n".join(out) + "\n"
 
@@ -388,7 +392,7 @@ def noise_logs(spec: ScenarioSpec, rng: random.Random) -> list[LogRec]:
                 break
             rel = (t - on) / NS
             if nz.start <= rel < nz.end:
-                line = nz.line.format(n=rng.randint(1, 9999), ms=rng.randint(900, 4000))
+                line = nz.line.replace("{n}", str(rng.randint(1, 9999))).replace("{ms}", str(rng.randint(900, 4000)))
                 out.append(LogRec(t, nz.service, nz.level, line))
     return out
 
@@ -398,7 +402,7 @@ def logs_json(spec: ScenarioSpec, logs: list[LogRec]) -> dict[str, Any]:
     streams: dict[tuple[tuple[str, str], ...], list[list[str]]] = defaultdict(list)
     for lr in logs:
         svc = svcs[lr.service]
-        key = "service_name" if svc.log_style == "otlp" else (spec.label if spec.label != "service_name" else "app")
+        key = "app" if spec.label == "app" else "service_name"
         labels = {key: svc.name, "namespace": "shop", "level": lr.level}
         if svc.log_style == "otlp":
             labels["deployment_environment_name"] = ENV

@@ -94,6 +94,8 @@ def scenario_yaml(spec: ScenarioSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"id": spec.id, "title": spec.title, "description": spec.description, "origin": spec.origin, "tags": list(spec.tags)}
     if spec.simulate:
         out["simulate"] = dict(spec.simulate)
+    if spec.settings:
+        out["settings"] = dict(spec.settings)
     return out
 
 

@@ -92,6 +92,9 @@ class World:
     def new_id(self, bits: int) -> str:
         return f"{self.rng.getrandbits(bits):0{bits // 4}x}"
 
+    def fmt(self, text: str, ms: float = 0.0) -> str:
+        return text.replace("{n}", str(self.rng.randint(1000, 99999))).replace("{ms}", str(round(ms)))
+
     def lognorm_ms(self, median: float, sigma: float = 0.35) -> float:
         return median * math.exp(self.rng.gauss(0.0, sigma))
 
@@ -126,9 +129,10 @@ class World:
         notes: list[str] = []
         for f, s in self.active(svc.name, "latency", t):
             if self._applies(f, svc, t, flags) and self.rng.random() < f.rate * s:
-                ms += self.lognorm_ms(f.ms * s, 0.25)
+                added = self.lognorm_ms(f.ms * s, 0.25)
+                ms += added
                 if f.log and self.rng.random() < 0.5:
-                    notes.append(f.log)
+                    notes.append(self.fmt(f.log, added))
         for f, s in self.active(svc.name, "cpu", t):
             ms *= 1.0 + f.mult * s * (0.6 + 0.8 * self.rng.random())
         for f, s in self.active(svc.name, "memory", t):
@@ -183,7 +187,7 @@ class World:
         if own is not None:
             error, message = True, own.message
             events.append(("exception", cursor, [("exception.type", own.exc_type or "Error"), ("exception.message", own.message)]))
-            logs.append(LogRec(cursor, svc.name, own.log_level, own.log or own.message, trace_id, span_id))
+            logs.append(LogRec(cursor, svc.name, own.log_level, self.fmt(own.log or own.message), trace_id, span_id))
         for note in notes:
             logs.append(LogRec(cursor, svc.name, "warn", note, trace_id, span_id))
         rec.end = cursor
@@ -234,7 +238,7 @@ class World:
                 rec.error, rec.message = True, f.message
                 rec.events.append(("exception", rec.end, [("exception.type", f.exc_type or "ConnectionError"), ("exception.message", f.message)]))
                 if f.log:
-                    logs.append(LogRec(rec.end, caller.name, f.log_level, f.log, trace_id, span_id))
+                    logs.append(LogRec(rec.end, caller.name, f.log_level, self.fmt(f.log), trace_id, span_id))
                 return rec.end, True, f.message
         net = int(self.lognorm_ms(0.6, 0.3) * MS)
         for f, s in self.active(call.target, "packet_loss", t):
@@ -249,7 +253,7 @@ class World:
             if wrong is not None and not err:
                 err, msg = True, wrong.message
                 rec.events.append(("exception", end, [("exception.type", wrong.exc_type or "ValueError"), ("exception.message", wrong.message)]))
-                logs.append(LogRec(end, caller.name, "error", wrong.log or wrong.message, trace_id, span_id))
+                logs.append(LogRec(end, caller.name, "error", self.fmt(wrong.log or wrong.message), trace_id, span_id))
             elif err:
                 msg = f"{call.target}: {msg}" if not msg.startswith(call.target) else msg
         else:
@@ -268,7 +272,7 @@ class World:
                     err, msg = True, f.message
             end = t + net + int(ms * MS)
             if call.log:
-                logs.append(LogRec(end, caller.name, "warn", call.log.format(ms=round(ms)), trace_id, span_id))
+                logs.append(LogRec(end, caller.name, "warn", self.fmt(call.log, ms), trace_id, span_id))
             if err:
                 logs.append(LogRec(end, caller.name, "error", f"{call.op} failed: {msg}", trace_id, span_id))
         rec.end = end

@@ -133,3 +133,4 @@ class ScenarioSpec:
     remediation: str = ""
     origin: str = "synthetic"
     baseline_min: float = 15.0
+    settings: dict[str, Any] = field(default_factory=dict)  # operator settings (scenario.yaml)

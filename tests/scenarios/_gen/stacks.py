@@ -42,7 +42,7 @@ def demo_stack() -> tuple[Svc, ...]:
     """The OpenTelemetry demo (3.x service names), reduced to its request path."""
     return (
         Svc("frontend-proxy", "ingress", "2.0.2", "1f0c5b3", "cpp", 1.0,
-            (Call("frontend", "GET /api/products"), Call("frontend", "POST /api/checkout", prob=0.5)),
+            (Call("frontend", "GET /api/products"),),
             log_style="logfmt"),
         Svc("frontend", "GET /api/products", "2.0.2", "1f0c5b3", "nodejs", 6.0,
             (Call("product-catalog", "oteldemo.ProductCatalogService/GetProduct"),
