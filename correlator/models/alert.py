@@ -47,6 +47,12 @@ class WebhookAlert(BaseModel):
             raise ValueError("labels.alertname is required")
         return v
 
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _naive_is_utc(cls, v: datetime | None) -> datetime | None:
+        """A timestamp without offset is UTC (never compare naive with aware datetimes)."""
+        return v.replace(tzinfo=UTC) if v is not None and v.tzinfo is None else v
+
 
 class AlertmanagerWebhook(BaseModel):
     """The Alertmanager webhook body, ``version: "4"``."""

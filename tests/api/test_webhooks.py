@@ -199,3 +199,11 @@ async def test_extreme_end_times_are_not_5xx(client: httpx.AsyncClient, ends_at:
     r = await client.post(URL, json=body, headers=AUTH)
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["body", "alerts", 0, "endsAt"]
+
+
+async def test_naive_timestamps_are_not_5xx(client: httpx.AsyncClient) -> None:
+    body = fixture_json("alertmanager_webhook_03_resolved.json")
+    body["alerts"][0]["startsAt"] = "2026-11-21T16:32:54"
+    body["alerts"][0]["endsAt"] = "2026-11-21T16:40:00"
+    r = await client.post(URL, json=body, headers=AUTH)
+    assert r.status_code in {202, 422}
