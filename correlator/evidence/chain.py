@@ -107,6 +107,7 @@ class _Gather:
         self.service = alert_service(alert.labels, settings)
         self.exemplars: list[Exemplar] = []
         self._exemplars_done = asyncio.Event()
+        self._traces_fetched = asyncio.Event()
         self.changes: list[Change] = []
         self.metrics: list[MetricSeries] = []
         self.traces = TraceChain(self.rec, sources, settings)
@@ -138,9 +139,9 @@ class _Gather:
             tg.create_task(self._deploys())
             tg.create_task(self._versions())
             shape = tg.create_task(self._shape())
-            chain = tg.create_task(self._chain())
+            tg.create_task(self._chain())
             baseline = tg.create_task(self._baseline())
-            tg.create_task(self._services(shape, chain))
+            tg.create_task(self._services(shape))
         current = [t for t in self.traces.traces if not t.baseline]
         trace_changes = ch.changes_from_traces(current, baseline.result(), self.settings)
         self._add_changes(trace_changes, "tempo")
@@ -167,17 +168,25 @@ class _Gather:
             await self._exemplars_done.wait()
         return await self.traces.baseline(self.service, self.window)
 
-    async def _chain(self) -> list[str]:
+    async def _chain(self) -> None:
         try:
             selected = await self._exemplars()
         finally:
             self._exemplars_done.set()
-        items: list[tuple[str, datetime | None]] = [(e.trace_id, e.timestamp) for e in selected]
-        if not items:
-            found = await self.traces.search(self.service, self.window)
-            items = [(t, None) for t in found]
-        await self.traces.follow_all(items, self.service, self.window, from_exemplar=bool(selected))
-        return self.traces.implicated_services()
+        try:
+            items: list[tuple[str, datetime | None]] = [(e.trace_id, e.timestamp) for e in selected]
+            if not items:
+                found = await self.traces.search(self.service, self.window)
+                items = [(t, None) for t in found]
+            await self.traces.follow_all(
+                items,
+                self.service,
+                self.window,
+                from_exemplar=bool(selected),
+                fetched=self._traces_fetched,
+            )
+        finally:
+            self._traces_fetched.set()
 
     async def _exemplars(self) -> list[Exemplar]:
         if self.expr is None:
@@ -236,16 +245,16 @@ class _Gather:
                 f"{len(series)} series; condition true since {self.onset.isoformat()}",
             )
 
-    async def _services(self, shape: asyncio.Task[None], chain: asyncio.Task[list[str]]) -> None:
+    async def _services(self, shape: asyncio.Task[None]) -> None:
         """Patterns and metric queries: the alert's service once the onset is known, the
-        services the traces implicate once the chain is done."""
+        services the traces implicate once they are fetched (while their logs are read)."""
         await asyncio.wait([shape])
         first = [self.service] if self.service else []
         async with asyncio.TaskGroup() as tg:
             if first:
                 tg.create_task(self.per_service.gather(first, self.onset, self.now))
-            await asyncio.wait([chain])
-            later = ([self.service] if self.service else []) + chain.result()
+            await self._traces_fetched.wait()
+            later = ([self.service] if self.service else []) + self.traces.implicated_services()
             later = [s for s in dict.fromkeys(later) if s not in first]
             if later or not first:
                 tg.create_task(self.per_service.gather(later, self.onset, self.now))

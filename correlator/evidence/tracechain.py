@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from correlator.evidence import links, logql
@@ -68,12 +68,31 @@ class TraceChain:
         window: TimeWindow,
         *,
         from_exemplar: bool,
+        fetched: asyncio.Event | None = None,
     ) -> None:
-        """Follow each trace in parallel; ``window`` bounds log queries of traces not found."""
+        """Follow each trace in parallel; ``window`` bounds log queries of traces not found.
+
+        ``fetched`` is set once every trace has been fetched and analysed (before their logs),
+        so work that needs the implicated services can start while the logs are read.
+        """
+        left = len(items)
+
+        def one_fetched() -> None:
+            nonlocal left
+            left -= 1
+            if left <= 0 and fetched is not None:
+                fetched.set()
+
+        if left == 0 and fetched is not None:
+            fetched.set()
         async with asyncio.TaskGroup() as tg:
             for trace_id, hint in items:
                 around = TimeWindow(start=hint - HINT_PAD, end=hint + HINT_PAD) if hint else window
-                tg.create_task(self.follow(trace_id, around, service, from_exemplar=from_exemplar))
+                tg.create_task(
+                    self.follow(
+                        trace_id, around, service, from_exemplar=from_exemplar, fetched=one_fetched
+                    )
+                )
 
     async def fetch(self, trace_id: str, window: TimeWindow) -> tuple[Trace, TraceAnalysis] | None:
         """get_trace + analyze as envelope ``trace:<hex>``; None when unavailable."""
@@ -109,10 +128,14 @@ class TraceChain:
         service: str | None,
         *,
         from_exemplar: bool,
+        fetched: Callable[[], None] = lambda: None,
     ) -> None:
         """get_trace -> analyze -> logs; without a trace, logs of ``service`` in ``around``."""
         self.rec.plan(Probe(f"logs:{trace_id}", EvidenceKind.TRACE_LOGS, "loki"))
-        got = await self.fetch(trace_id, around)
+        try:
+            got = await self.fetch(trace_id, around)
+        finally:
+            fetched()
         services: set[str] = {service} if service else set()
         window = around
         if got is not None:
