@@ -92,6 +92,8 @@ def create_app(settings: Settings, deps: AppDeps | None = None) -> FastAPI:
             )
             app.state.jobs = jobs
             scheduler = build_scheduler(jobs, settings)
+            if settings.webhook_token is None:
+                log.warning("CORRELATOR_WEBHOOK_TOKEN is unset: webhook and deploy intake is open")
             if deps.run_workers:
                 requeued = await rt.store.requeue_running_on_start()
                 if requeued:
