@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,3 +165,54 @@ def alertmanager_config(tmp: Path, correlator_url: str, token: str) -> Path:
     path = tmp / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+def prom_query(client: httpx.Client, prom: str, expr: str) -> list[dict[str, Any]]:
+    body = client.get(f"{prom}/api/v1/query", params={"query": expr}).json()
+    return list(body["data"]["result"])
+
+
+def exemplar_trace_ids(client: httpx.Client, prom: str, expr: str) -> set[str]:
+    now = time.time()
+    body = client.get(
+        f"{prom}/api/v1/query_exemplars",
+        params={"query": expr, "start": now - 600, "end": now + 60},
+    ).json()
+    return {
+        ex["labels"]["trace_id"]
+        for series in body["data"]
+        for ex in series["exemplars"]
+        if "trace_id" in ex["labels"]
+    }
+
+
+def binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} not installed: run scripts/system-deps.sh (Debian packages)")
+    return path
+
+
+def correlator_cmd() -> list[str]:
+    script = Path(sys.executable).with_name("correlator")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "correlator.cli"]
+
+
+def start_simulator(tmp: Path, port: int) -> Proc | None:
+    """The simulator's push endpoints (OTLP ``/v1/traces``, Loki push) stand in for Tempo/Loki."""
+    help_run = subprocess.run(
+        [*correlator_cmd(), "simulate", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if help_run.returncode != 0:
+        return None
+    scenario = ROOT / "tests/scenarios/checkout-deploy-regression"
+    return start(
+        "simulator",
+        [*correlator_cmd(), "simulate", scenario, "--port", str(port)],
+        log_dir=tmp,
+        cwd=ROOT,
+    )

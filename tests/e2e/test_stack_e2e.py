@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -30,7 +28,19 @@ import httpx
 import pytest
 
 from demo import loadgen
-from tests.e2e._stack import Proc, alertmanager_config, free_port, poll, prometheus_config, start
+from tests.e2e._stack import (
+    Proc,
+    alertmanager_config,
+    binary,
+    correlator_cmd,
+    exemplar_trace_ids,
+    free_port,
+    poll,
+    prom_query,
+    prometheus_config,
+    start,
+    start_simulator,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -42,18 +52,6 @@ ALERTS = {"CheckoutHighLatency", "CheckoutHighErrorRate"}
 CLUSTER = "e2e"
 
 
-def _binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} not installed: run scripts/system-deps.sh (Debian packages)")
-    return path
-
-
-def _correlator_cmd() -> list[str]:
-    script = Path(sys.executable).with_name("correlator")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "correlator.cli"]
-
-
 @dataclass
 class Run:
     urls: dict[str, str]
@@ -62,27 +60,8 @@ class Run:
     summary: dict[str, Any] = field(default_factory=dict)
     investigation: dict[str, Any] = field(default_factory=dict)
     exemplar_trace_ids: set[str] = field(default_factory=set)
+    error_trace_ids: set[str] = field(default_factory=set)
     load: dict[str, int] = field(default_factory=dict)
-
-
-def _start_simulator(tmp: Path, port: int) -> Proc | None:
-    """The simulator's push endpoints (OTLP ``/v1/traces``, Loki push) stand in for Tempo/Loki."""
-    help_run = subprocess.run(
-        [*_correlator_cmd(), "simulate", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    if help_run.returncode != 0:
-        return None
-    scenario = ROOT / "tests/scenarios/checkout-deploy-regression"
-    return start(
-        "simulator",
-        [*_correlator_cmd(), "simulate", scenario, "--port", str(port)],
-        log_dir=tmp,
-        cwd=ROOT,
-    )
 
 
 def _ok(client: httpx.Client, url: str) -> bool:
@@ -93,7 +72,7 @@ def _start_backends(tmp: Path, run: Run, client: httpx.Client) -> None:
     ports = {k: free_port() for k in ("correlator", "demo", "prom", "am", "sim")}
     urls = {k: f"http://127.0.0.1:{p}" for k, p in ports.items()}
     run.urls.update(urls)
-    sim = _start_simulator(tmp, ports["sim"])
+    sim = start_simulator(tmp, ports["sim"])
     if sim is not None:
         run.procs["simulator"] = sim
         run.simulator = True
@@ -110,7 +89,7 @@ def _start_backends(tmp: Path, run: Run, client: httpx.Client) -> None:
         env |= {"CORRELATOR_TEMPO__URL": urls["sim"], "CORRELATOR_LOKI__URL": urls["sim"]}
     run.procs["correlator"] = start(
         "correlator",
-        [*_correlator_cmd(), "serve", "--host", "127.0.0.1", "--port", str(ports["correlator"])],
+        [*correlator_cmd(), "serve", "--host", "127.0.0.1", "--port", str(ports["correlator"])],
         log_dir=tmp,
         env=env,
         cwd=tmp,
@@ -170,7 +149,7 @@ def _start_backends(tmp: Path, run: Run, client: httpx.Client) -> None:
     run.procs["alertmanager"] = start(
         "alertmanager",
         [
-            _binary("prometheus-alertmanager"),
+            binary("prometheus-alertmanager"),
             f"--config.file={am_config}",
             f"--storage.path={tmp / 'am-data'}",
             f"--web.listen-address=127.0.0.1:{ports['am']}",
@@ -183,7 +162,7 @@ def _start_backends(tmp: Path, run: Run, client: httpx.Client) -> None:
     run.procs["prometheus"] = start(
         "prometheus",
         [
-            _binary("prometheus"),
+            binary("prometheus"),
             f"--config.file={prom_config}",
             f"--storage.tsdb.path={tmp / 'prom-data'}",
             f"--web.listen-address=127.0.0.1:{ports['prom']}",
@@ -202,25 +181,6 @@ def _start_backends(tmp: Path, run: Run, client: httpx.Client) -> None:
         )
 
 
-def _query(client: httpx.Client, prom: str, expr: str) -> list[dict[str, Any]]:
-    body = client.get(f"{prom}/api/v1/query", params={"query": expr}).json()
-    return list(body["data"]["result"])
-
-
-def _exemplar_trace_ids(client: httpx.Client, prom: str, expr: str) -> set[str]:
-    now = time.time()
-    body = client.get(
-        f"{prom}/api/v1/query_exemplars",
-        params={"query": expr, "start": now - 600, "end": now + 60},
-    ).json()
-    return {
-        ex["labels"]["trace_id"]
-        for series in body["data"]
-        for ex in series["exemplars"]
-        if "trace_id" in ex["labels"]
-    }
-
-
 def _find_investigation(client: httpx.Client, base: str) -> dict[str, Any] | None:
     items = client.get(f"{base}/api/v1/investigations").json()["items"]
     found = [i for i in items if i["alertname"] in ALERTS]
@@ -228,19 +188,19 @@ def _find_investigation(client: httpx.Client, base: str) -> dict[str, Any] | Non
     return found[0] if found else None
 
 
-def _drive(run: Run, client: httpx.Client, stop_load: threading.Event) -> None:
+def _drive(run: Run, client: httpx.Client) -> None:
     urls = run.urls
     alive = list(run.procs.values())
     poll(
         "Prometheus scraping the demo service",
-        lambda: _query(client, urls["prom"], 'up{job="checkout-api"} == 1'),
+        lambda: prom_query(client, urls["prom"], 'up{job="checkout-api"} == 1'),
         timeout=30,
         procs=alive,
     )
     bucket = 'http_server_request_duration_seconds_bucket{service="checkout-api"}'
     poll(
         "baseline exemplars in Prometheus",
-        lambda: _exemplar_trace_ids(client, urls["prom"], bucket),
+        lambda: exemplar_trace_ids(client, urls["prom"], bucket),
         timeout=20,
         procs=alive,
     )
@@ -262,11 +222,15 @@ def _drive(run: Run, client: httpx.Client, stop_load: threading.Event) -> None:
     # test_investigation_finishes reports a timeout; the other stages still get checked
     with contextlib.suppress(AssertionError):
         poll("the investigation to finish", finished, timeout=60, procs=alive)
-    stop_load.set()
-    run.exemplar_trace_ids = _exemplar_trace_ids(client, urls["prom"], bucket)
-    run.exemplar_trace_ids |= _exemplar_trace_ids(
-        client, urls["prom"], 'http_server_errors_total{service="checkout-api"}'
+    run.exemplar_trace_ids = exemplar_trace_ids(client, urls["prom"], bucket)
+    errors = 'http_server_errors_total{service="checkout-api"}'
+    run.error_trace_ids = poll(
+        "an exemplar on the error counter",
+        lambda: exemplar_trace_ids(client, urls["prom"], errors),
+        timeout=30,
+        procs=alive,
     )
+    run.exemplar_trace_ids |= run.error_trace_ids
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +257,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             daemon=True,
         )
         loader.start()
-        _drive(run, client, stop_load)
+        _drive(run, client)
         stop_load.set()
         loader.join(timeout=30)
         run.load = dict(load_result)
@@ -351,6 +315,35 @@ def test_load_was_bounded_and_the_bad_version_failed_requests(stack: Run) -> Non
     assert 0 < sum(stack.load.values()) <= 1500
     assert stack.load.get("200", 0) > 0
     assert stack.load.get("500", 0) > 0  # the statement timeout behind the flag
+
+
+def test_demo_traces_and_logs_reached_the_simulator(stack: Run) -> None:
+    """The Tempo/Loki stand-in holds the trace behind a real error exemplar, and its logs."""
+    assert stack.simulator, "`correlator simulate` is not available: no Tempo/Loki stand-in"
+    assert stack.error_trace_ids, "no exemplar on http_server_errors_total"
+    trace_id = sorted(stack.error_trace_ids)[0]
+    sim = stack.urls["sim"]
+    with httpx.Client(timeout=10) as client:
+        trace = client.get(f"{sim}/api/v2/traces/{trace_id}")
+        now_ns = time.time_ns()
+        logs = client.get(
+            f"{sim}/loki/api/v1/query_range",
+            params={
+                "query": f'{{service_name="checkout-api"}} | trace_id="{trace_id}"',
+                "start": str(now_ns - 600 * 10**9),
+                "end": str(now_ns),
+                "limit": "100",
+            },
+            headers={"X-Loki-Response-Encoding-Flags": "categorize-labels"},
+        )
+    assert trace.status_code == 200, trace.text
+    text = trace.text
+    for value in ("checkout-api", BAD["version"], BAD["commit"], "db-primary", "new_checkout"):
+        assert value in text, value
+    assert logs.status_code == 200, logs.text
+    lines = [v[1] for s in logs.json()["data"]["result"] for v in s["values"]]
+    assert any("slow query: seq scan on orders" in ln for ln in lines), lines
+    assert any("statement timeout" in ln for ln in lines), lines
 
 
 # --- stage 2: the pipeline ran on real evidence ---------------------------------------------
