@@ -11,7 +11,10 @@ from correlator.scenario import OMExemplar, Scenario, parse_exemplars, resource_
 from correlator.simulator.logql import Entry
 from correlator.simulator.traceql import SpanView
 
-_KINDS = ["UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"]
+_KINDS = [
+    f"SPAN_KIND_{k}"
+    for k in ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+]
 _STATUS = ["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"]
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
@@ -119,17 +122,16 @@ def otlp_to_tempo(resource_spans: list[dict[str, Any]]) -> dict[str, list[dict[s
                 out["kind"] = _enum(span.get("kind", 0), _KINDS, "SPAN_KIND_")
                 for k in ("startTimeUnixNano", "endTimeUnixNano"):
                     out[k] = str(span[k])
-                out["attributes"] = _jsonpb_attrs(span.get("attributes", []))
+                if span.get("attributes"):
+                    out["attributes"] = _jsonpb_attrs(span["attributes"])
                 status = dict(span.get("status") or {})
                 if "code" in status:
                     status["code"] = _enum(status["code"], _STATUS, "STATUS_CODE_")
                 if status.get("code") == "STATUS_CODE_UNSET":
                     status.pop("code")
                 out["status"] = status
-                batch = {
-                    "resource": resource,
-                    "scopeSpans": [{"scope": ss.get("scope", {}), "spans": [out]}],
-                }
+                scope = {k: v for k, v in ss.get("scope", {}).items() if k in ("name", "version")}
+                batch = {"resource": resource, "scopeSpans": [{"scope": scope, "spans": [out]}]}
                 by_trace.setdefault(tid, []).append(batch)
     return by_trace
 
