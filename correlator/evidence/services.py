@@ -21,7 +21,8 @@ from correlator.models import (
 )
 from correlator.settings import Settings
 
-MAX_SERIES = 20
+MAX_SERIES = 20  # per query kept in the bundle
+MAX_SCAN_SERIES = 1000  # per query read but not kept (version series)
 MAX_SERVICES = 8
 
 
@@ -91,6 +92,7 @@ class ServiceEvidence:
         self, query: MetricQuery, window: TimeWindow, step: float, *, keep: bool = True
     ) -> list[MetricSeries]:
         """``query_range`` as envelope ``metric:<name>``; series are stored when ``keep``."""
+        cap = MAX_SERIES if keep else MAX_SCAN_SERIES
         probe = Probe(
             f"metric:{query.name}",
             EvidenceKind.METRIC,
@@ -114,10 +116,10 @@ class ServiceEvidence:
                     "signal": query.signal,
                 }
             )
-            for s in (found or [])[:MAX_SERIES]
+            for s in (found or [])[:cap]
         ]
         if found:
-            more = f" (first {MAX_SERIES} of {len(found)})" if len(found) > MAX_SERIES else ""
+            more = f" (first {cap} of {len(found)})" if len(found) > cap else ""
             self.rec.summarise(probe.id, f"{len(found)} series{more}")
         if keep:
             self.metrics.extend(series)
