@@ -104,7 +104,7 @@ def change_matches(truth: ChangeRef, suspect: SuspectChange | None) -> bool:
             return True
     if truth.version and suspect.version and truth.version == suspect.version:
         return True
-    return bool(truth.id and truth.id in (suspect.evidence_id, suspect.summary))
+    return bool(truth.id and (truth.id in suspect.evidence_id or truth.id in suspect.summary))
 
 
 def score_case(truth: Truth, out: CaseOutcome) -> CaseScore:

@@ -20,6 +20,22 @@ _TOK = re.compile(
 _MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*")\s*,?')
 _GROUPING = {"by", "without", "on", "ignoring", "group_left", "group_right"}
 _KEYWORDS = {"and", "or", "unless", "bool", "offset", "atan2", "inf", "nan"} | _GROUPING
+_AGGREGATORS = {
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "count",
+    "group",
+    "stddev",
+    "stdvar",
+    "topk",
+    "bottomk",
+    "quantile",
+    "count_values",
+    "limitk",
+    "limit_ratio",
+}
 
 Matcher = tuple[str, str, str]
 
@@ -64,7 +80,11 @@ def selectors(expr: str) -> list[list[Matcher]]:
             rest = expr[pos:].lstrip()
             if name in _GROUPING:
                 skip_group = True
-            elif rest.startswith("(") or name.lower() in _KEYWORDS:
+            elif (
+                rest.startswith("(")
+                or name.lower() in _KEYWORDS
+                or (name in _AGGREGATORS and rest.startswith(("by", "without")))
+            ):
                 continue
             else:
                 matchers: list[Matcher] = [("__name__", "=", name)]
