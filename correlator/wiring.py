@@ -24,7 +24,7 @@ from correlator import __version__
 from correlator.metrics import Metrics
 from correlator.models import AlertmanagerWebhook, Investigation, InvestigationStatus
 from correlator.pipeline import Checkpoint, PipelineDeps, investigate
-from correlator.ports import ActiveAlertSource, NoteSink, Store
+from correlator.ports import ActiveAlertSource, NoteSink, RuleExprSource, Store
 from correlator.settings import BackendSettings, Settings
 from correlator.store import SqlStore, StoreEventSink
 from correlator.worker import Runner, owner_id
@@ -72,10 +72,16 @@ class Runtime:
 
 
 def _pipeline_deps(
-    settings: Settings, store: Store, clients: dict[str, httpx.AsyncClient]
+    settings: Settings, store: Store, clients: dict[str, httpx.AsyncClient], metrics: Metrics
 ) -> PipelineDeps:
     """Pipeline collaborators. Evidence, rules, LLM and notes stages plug in here."""
-    return PipelineDeps(events=StoreEventSink(store))
+    rule_expr: RuleExprSource | None = None
+    prometheus = clients.get("prometheus")
+    if prometheus is not None:
+        from connectors.prometheus import PrometheusSource
+
+        rule_expr = PrometheusSource(prometheus, settings.prometheus, metrics=metrics)
+    return PipelineDeps(events=StoreEventSink(store), rule_expr=rule_expr)
 
 
 def _alert_source(
@@ -106,7 +112,7 @@ async def open_runtime(
             metrics=metrics,
             store=store,
             clients=clients,
-            pipeline=_pipeline_deps(settings, store, clients),
+            pipeline=_pipeline_deps(settings, store, clients, metrics),
             alert_source=_alert_source(settings, clients, metrics),
         )
     finally:

@@ -1,16 +1,21 @@
 """kill -9 of a real ``correlator serve`` mid-investigation loses nothing.
 
-To be sure work is in flight when the process dies, the test takes SQLite's write lock from
-outside (``BEGIN IMMEDIATE`` on the same WAL database) at a moment when an investigation is
-``running``: its worker cannot finish while the lock is held, so the kill interrupts it. After a
-restart on the same database every alert that got a 202 ends ``done``, exactly once.
+Two ways to be sure work is in flight when the process dies, both observable, no timing:
+- the test takes SQLite's write lock from outside (``BEGIN IMMEDIATE`` on the same WAL
+  database) at a moment when an investigation is ``running``: its worker cannot finish while
+  the lock is held, so the kill interrupts it;
+- the worker is inside a backend call to a loopback "Prometheus" that never answers (the test
+  sees the request arrive, then kills).
+After a restart on the same database every alert that got a 202 ends ``done``, exactly once.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import socket
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -164,6 +169,81 @@ def test_sigterm_shuts_down_cleanly_and_restart_finishes_the_queue(service: Serv
             )
             assert set(service.statuses(client)) == set(accepted)
     finally:
+        for proc in procs:
+            if proc.alive():
+                proc.stop()
+
+
+class HangingBackend:
+    """A loopback TCP server that reads requests and never answers (records what it got)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.requests: list[bytes] = []
+        self._conns: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self._conns.append(conn)
+            self.requests.append(conn.recv(65536))
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self._conns:
+            conn.close()
+
+
+LEGACY = FIXTURE.parent / "prometheus-msteams_prom_post_request.json"
+
+
+def test_kill_9_while_a_backend_call_hangs(service: Service, tmp_path: Path) -> None:
+    """The legacy alert has no generatorURL, so the alert stage asks Prometheus for the rule
+    expression; Prometheus never answers, the process is killed mid-call, and the restarted
+    service (Prometheus now refusing connections) finishes it with the failure recorded."""
+    hang = HangingBackend()
+    service.env |= {
+        "CORRELATOR_PROMETHEUS__URL": hang.url,
+        "CORRELATOR_PROMETHEUS__TIMEOUT_SECONDS": "600",
+    }
+    first = service.start()
+    procs = [first]
+    try:
+        with httpx.Client(timeout=10) as client:
+            inv_id = service.post(client, json.loads(LEGACY.read_text()))
+            poll(
+                lambda: any(b"/api/v1/rules" in r for r in hang.requests),
+                timeout=30,
+                what="the worker's call to the hanging Prometheus",
+            )
+            assert service.statuses(client)[inv_id] == "running"
+            first.kill9()
+            hang.close()
+            service.env["CORRELATOR_PROMETHEUS__URL"] = f"http://127.0.0.1:{free_port()}"
+            service.env["CORRELATOR_PROMETHEUS__RETRIES"] = "0"
+            procs.append(service.start())
+            poll(
+                lambda: service.statuses(client).get(inv_id) == "done",
+                timeout=60,
+                what="the interrupted investigation to finish after the restart",
+            )
+            inv = client.get(f"{service.url}/api/v1/investigations/{inv_id}").json()
+            assert inv["attempts"] == 2
+            alert_stage = inv["stages"][0]
+            assert alert_stage["name"] == "alert"
+            assert alert_stage["status"] == "error"
+            assert "prometheus" in alert_stage["detail"]
+            assert inv["expr"] is None
+    finally:
+        hang.close()
         for proc in procs:
             if proc.alive():
                 proc.stop()
