@@ -17,7 +17,6 @@ is not OTLP at all raises ``OtlpFormatError`` (the connector maps it to ``Backen
 from __future__ import annotations
 
 import base64
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -111,6 +110,10 @@ def _resource_spans(doc: Any) -> list[Any]:
     raise OtlpFormatError(f"no resourceSpans/batches in trace document (keys: {sorted(doc)[:5]})")
 
 
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
@@ -188,19 +191,19 @@ def _array(raw: Any) -> AttrValue | None:
 
 def nanos_to_datetime(raw: Any) -> datetime | None:
     """Unix nanoseconds (string or number) -> aware UTC datetime; ``None`` if absent/garbage."""
-    if raw is None or raw == "":
+    if raw is None or raw == "" or isinstance(raw, bool):
         return None
     try:
         nanos = int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         try:
-            as_float = float(raw)
-        except (TypeError, ValueError):
+            nanos = int(float(raw))
+        except (TypeError, ValueError, OverflowError):  # garbage, NaN, inf
             return None
-        if not math.isfinite(as_float):
-            return None
-        nanos = int(as_float)
-    return EPOCH + timedelta(microseconds=nanos // 1000)
+    try:
+        return EPOCH + timedelta(microseconds=nanos // 1000)
+    except OverflowError:  # beyond year 9999
+        return None
 
 
 def _enum(raw: Any, prefix: str, names: Sequence[Any], default: Any) -> Any:
@@ -239,7 +242,7 @@ def _span(raw: Any, resource: Resource) -> Span | None:
         status=_enum(status.get("code"), "STATUS_CODE_", _STATUSES, SpanStatus.UNSET),
         status_message=str(status.get("message") or ""),
         attributes=parse_attributes(raw.get("attributes")),
-        events=[_event(e, start) for e in raw.get("events") or [] if isinstance(e, Mapping)],
+        events=[_event(e, start) for e in _items(raw.get("events")) if isinstance(e, Mapping)],
         resource=resource,
     )
 

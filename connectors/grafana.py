@@ -111,7 +111,9 @@ def parse_annotation(item: Mapping[str, Any], marker_tags: Sequence[str] = ()) -
     when = _millis(item.get("time"))
     if when is None:
         return None
-    tags = [str(t) for t in item.get("tags") or [] if isinstance(t, str | int)]
+    raw_tags = item.get("tags")
+    raw_tags = raw_tags if isinstance(raw_tags, list) else []
+    tags = [str(t) for t in raw_tags if isinstance(t, str | int)]
     text = _plain(item.get("text"))
     fields = _fields_from_text(text)
     fields.update(_fields_from_tags(tags))

@@ -49,11 +49,12 @@ def to_nanos(value: datetime) -> str:
 
 
 def from_nanos(raw: Any) -> datetime | None:
-    try:
-        nanos = int(raw)
-    except (TypeError, ValueError):
+    if isinstance(raw, bool):
         return None
-    return _EPOCH + timedelta(microseconds=nanos // 1000)
+    try:
+        return _EPOCH + timedelta(microseconds=int(raw) // 1000)
+    except (TypeError, ValueError, OverflowError):  # garbage, inf, beyond year 9999
+        return None
 
 
 class _LokiApi:
@@ -114,7 +115,8 @@ class LokiSource:
     def _stream(self, stream: Mapping[str, Any]) -> list[LogLine]:
         labels = _strings(stream.get("stream"))
         out: list[LogLine] = []
-        for value in stream.get("values") or []:
+        values = stream.get("values")
+        for value in values if isinstance(values, list) else []:
             if not isinstance(value, list) or len(value) < 2:
                 continue
             when = from_nanos(value[0])

@@ -93,7 +93,7 @@ class PrometheusSource:
             if not isinstance(group, Mapping):
                 continue
             series = _labels(group.get("seriesLabels"))
-            for raw in group.get("exemplars") or []:
+            for raw in _list(group.get("exemplars")):
                 ex = self._exemplar(raw, series)
                 if ex is not None:
                     out.append(ex)
@@ -137,7 +137,7 @@ class PrometheusSource:
     def _series(self, item: Mapping[str, Any], expr: str, evidence_id: str) -> MetricSeries:
         labels = _labels(item.get("metric"))
         points: list[tuple[float, float]] = []
-        for pair in item.get("values") or []:
+        for pair in _list(item.get("values")):
             if isinstance(pair, list) and len(pair) == 2:
                 value = parse_value(pair[1])
                 t = _seconds(pair[0])
@@ -163,7 +163,7 @@ class PrometheusSource:
         if not isinstance(groups, list):
             raise BackendBadResponse(BACKEND, "rules: data.groups is not a list")
         for group in groups:
-            for rule in group.get("rules") or [] if isinstance(group, Mapping) else []:
+            for rule in _list(group.get("rules")) if isinstance(group, Mapping) else []:
                 if not isinstance(rule, Mapping) or rule.get("name") != alertname:
                     continue
                 if rule.get("type", "alerting") == "alerting" and isinstance(
@@ -201,6 +201,10 @@ def parse_time(raw: Any) -> datetime | None:
         return datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def _list(raw: Any) -> list[Any]:
+    return raw if isinstance(raw, list) else []
 
 
 def _labels(raw: Any) -> dict[str, str]:
