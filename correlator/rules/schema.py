@@ -160,8 +160,18 @@ class Thresholds(Strict):
     )
     resource_robust_z: float = Field(default=3.0, gt=0)
     resource_guard_seconds: float = Field(default=90.0, ge=0)
+    resource_min_relative: float = Field(
+        default=0.1,
+        ge=0,
+        description="the level after the change must exceed the median by this fraction",
+    )
+    resource_min_delta: dict[MetricSignal, float] = Field(
+        default_factory=dict,
+        description="absolute minimum rise per metric signal, in the series' unit "
+        "(e.g. packet_drops: 0.5 packets/s); sparse counters need it",
+    )
     resource_min_effect: float = Field(
-        default=1.0, ge=0, description="Cohen's d of after vs before the change point"
+        default=2.0, ge=0, description="Cohen's d of after vs before the change point"
     )
     traffic_ratio: float = Field(default=2.0, gt=1)
     latency_ratio: float = Field(default=2.0, gt=1)

@@ -11,12 +11,13 @@ import math
 
 from correlator.models import (
     Analysis,
+    ChangeKind,
     EvidenceBundle,
     FaultType,
     Hypothesis,
     SuspectChange,
 )
-from correlator.rules.faults import Verdict, verdict
+from correlator.rules.faults import Verdict, effective_kind, verdict
 from correlator.rules.insufficient import insufficient, primary_missing
 from correlator.rules.remediation import propose
 from correlator.rules.ruleset import RuleSet
@@ -85,13 +86,15 @@ def _suspect(v: Verdict) -> SuspectChange | None:
     c = v.change
     if c is None:
         return None
-    what = c.to_version or c.to_commit or c.flag_key or c.description or ""
+    kind = effective_kind(c)
+    flag = c.flag_key or (v.flag if kind is ChangeKind.FEATURE_FLAG else None)
+    what = c.to_version or c.to_commit or flag or c.description or ""
     return SuspectChange(
         evidence_id=c.evidence_id,
-        kind=c.kind.value,
+        kind=kind.value,
         service=c.service,
-        summary=f"{c.kind.value} of {c.service} {what} at {c.time.isoformat()}".replace("  ", " "),
-        version=c.to_version,
+        summary=f"{kind.value} of {c.service} {what} at {c.time.isoformat()}".replace("  ", " "),
+        version=c.to_version or flag,
         commit=c.to_commit,
     )
 

@@ -3,8 +3,8 @@
 A client span that errors with no server span underneath is resolved by where it was calling:
 - a peer the same caller reached fine in baseline traces, or a known service -> that dependency
   is down (blame moves to it, tag ``unreachable``);
-- a config push on the caller just before, or a peer name that does not resolve (DNS) -> the
-  caller's problem (tag ``bad_target``);
+- a config push on the caller just before, a peer name that does not resolve (DNS), or an
+  error naming another host:port than the peer -> the caller's problem (tag ``bad_target``);
 - an unknown peer that refuses or times out -> that host is down (``unreachable``).
 A client span that errors although the callee's server span under it succeeded got a bad answer
 (wrong return value): the callee gets the vote, the caller a small share (tag ``bad_response``).
@@ -30,9 +30,11 @@ from correlator.rules.signals.base import (
 
 DNS_FAILURE = re.compile(
     r"no such host|name resolution|unknown host|nodename nor servname|could not resolve|"
-    r"name or service not known|NXDOMAIN|getaddrinfo",
+    r"name or service not known|NXDOMAIN|getaddrinfo|resolver error|zero addresses",
     re.IGNORECASE,
 )
+# host:port where the host is a name (not an IP): the address the caller actually dialled
+NAMED_ADDRESS = re.compile(r"\b([A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*):(\d{2,5})\b")
 NETWORKISH = re.compile(
     r"timeout|timed out|deadline|connection (refused|reset)|unavailable|unreachable|"
     r"no route|broken pipe|eof|dns|name resolution|no such host|econn",
@@ -96,18 +98,33 @@ def _client_blame(ctx: Context, span: Span, te: TraceEvidence, tags: set[str]) -
     if _config_changed(ctx, span.service):
         # a config push on the caller just before its calls fail: its new setting is the suspect
         return [(span.service, 1.0, frozenset(tags | {"bad_target"}))]
+    if DNS_FAILURE.search(_messages(span)) or _dialled_elsewhere(ctx, span, peer):
+        # the name does not resolve, or the error names another address: misconfigured caller
+        return [(span.service, 1.0, frozenset(tags | {"bad_target"}))]
     if target is not None and target != span.service:
         return [(target, 1.0, frozenset(tags | {"unreachable"}))]
     host = host_of(peer) or span.service
     if (span.service, norm(peer)) in ctx.baseline_peers:
         return [(host, 1.0, frozenset(tags | {"unreachable", "backend"}))]
-    if DNS_FAILURE.search(_messages(span)):
-        # the name does not even resolve: the caller was pointed at a wrong address
-        return [(span.service, 1.0, frozenset(tags | {"bad_target"}))]
     if "network_error" in tags:
         # resolves but refuses / times out: the dependency is down
         return [(host, 1.0, frozenset(tags | {"unreachable"}))]
     return [(span.service, 1.0, frozenset(tags | {"client_error"}))]
+
+
+def _dialled_elsewhere(ctx: Context, span: Span, peer: str) -> bool:
+    """The error text names a host:port that is neither the peer nor any known service."""
+    for m in NAMED_ADDRESS.finditer(_messages(span)):
+        host = m.group(1)
+        if norm(host) != norm(peer) and ctx.resolve(host) is None and host.lower() not in (
+            "tcp",
+            "udp",
+            "http",
+            "https",
+            "dial",
+        ):
+            return True
+    return False
 
 
 def _config_changed(ctx: Context, service: str) -> bool:

@@ -30,9 +30,11 @@ def _finite(series: MetricSeries) -> list[tuple[float, float]]:
 
 
 def change_point(values: list[float]) -> int:
-    """Index splitting ``values`` into two segments with the least squared error (>= 2 each)."""
+    """Index splitting ``values`` into two segments with the least squared error, each at least
+    a fifth of the series (a split off two stray samples is not a regime change)."""
     n = len(values)
-    if n < 4:
+    edge = max(2, n // 5)
+    if n < 2 * edge + 1:
         return n // 2
     pre = [0.0]
     pre2 = [0.0]
@@ -44,7 +46,7 @@ def change_point(values: list[float]) -> int:
         s, s2, m = pre[j] - pre[i], pre2[j] - pre2[i], j - i
         return s2 - s * s / m
 
-    return min(range(2, n - 1), key=lambda k: (sse(0, k) + sse(k, n), k))
+    return min(range(edge, n - edge + 1), key=lambda k: (sse(0, k) + sse(k, n), k))
 
 
 def split(ctx: Context, points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
@@ -91,6 +93,20 @@ def effect_size(ref: list[float], test: list[float]) -> float:
     return diff / pooled if pooled > 0 else (math.inf if diff > 0 else 0.0)
 
 
+def _big_enough(ctx: Context, signal: str, ref: list[float], test: list[float]) -> bool:
+    """The rise is material: above a relative floor of the reference median and above the
+    rules' absolute floor for this signal (a dropped packet a minute is not packet loss)."""
+    med, level = statistics.median(ref), statistics.median(test)
+    rise = level - med
+    floor = max(
+        ctx.t.resource_min_relative * abs(med),
+        ctx.t.resource_min_delta.get(MetricSignal(signal), 0.0)
+        if signal in MetricSignal._value2member_map_
+        else 0.0,
+    )
+    return rise > floor
+
+
 def resource_saturation(ctx: Context) -> SignalResult:
     res = SignalResult(SignalName.RESOURCE)
     thr = ctx.t.resource_robust_z
@@ -105,7 +121,11 @@ def resource_saturation(ctx: Context) -> SignalResult:
         if tag == "restarts":
             z = thr * 2 if test and ref and max(test) > max(ref) else 0.0
         else:
-            z = robust_z(ref, test, ctx.t.resource_min_effect)
+            z = robust_z(ref, test, 0.0) if _big_enough(ctx, m.signal or "", ref, test) else 0.0
+            values = [v for _, v in points]
+            k = change_point(values)
+            if effect_size(values[:k], values[k:]) < ctx.t.resource_min_effect:
+                z = 0.0  # the best split of the series is not a shift above its noise
         if z < thr:
             continue
         score = min(1.0, 0.5 + 0.5 * (z - thr) / (3 * thr))

@@ -220,3 +220,21 @@ def test_config_push_on_the_caller_keeps_blame_when_a_known_peer_fails(ruleset: 
     assert top.suspect_change.evidence_id == push.evidence_id
     assert top.remediation is not None
     assert "PAYMENT_ADDR" in top.remediation.summary
+
+
+def test_flag_flip_recorded_as_a_plain_marker_is_a_feature_flag(ruleset: RuleSet) -> None:
+    from correlator.models import FlagEvaluation
+    from tests.unit.rules.factories import ONSET
+
+    flip = change("payment", 1, description="Flag change payment: 3ds_v2 -> 50%")
+    t = shop.payment_fails()
+    on = FlagEvaluation(key="3ds_v2", variant="on", service="payment", span_id="2" * 16, time=ONSET)
+    t = t.model_copy(update={"analysis": t.analysis.model_copy(update={"flags": [on]})})
+    top = rank(bundle(traces=[t, shop.healthy()], changes=[flip]), ruleset).top
+    assert top is not None
+    assert top.fault_type is FaultType.FEATURE_FLAG
+    assert top.suspect_change is not None
+    assert top.suspect_change.kind == "feature_flag"
+    assert top.suspect_change.version == "3ds_v2"
+    assert top.remediation is not None
+    assert top.remediation.kind is RemediationKind.DISABLE_FLAG

@@ -300,3 +300,17 @@ def test_flags_evaluated_off_are_not_suspects() -> None:
     t = t.model_copy(update={"analysis": t.analysis.model_copy(update={"flags": [off]})})
     res = change_proximity(ctx_of(traces=[t, shop.healthy()]))
     assert "flag_new" not in res.tags.get("payment", set())
+
+
+def test_an_error_naming_another_address_is_the_callers_misconfiguration() -> None:
+    msg = "It was not possible to connect to the redis server(s). badhost:1234"
+    traces = [shop.checkout_dials("payment:50051", msg) for _ in range(2)] + [shop.healthy()]
+    res = error_origin(ctx_of(traces=traces))
+    assert res.scores == {"checkout": 1.0}
+    assert "bad_target" in res.tags["checkout"]
+
+
+def test_material_rise_floors_keep_small_sparse_counters_quiet() -> None:
+    drops = [0.0] * 6 + [0.017, 0.0, 0.017, 0.017, 0.017, 0.033, 0.0, 0.017, 0.017]
+    res = resource_saturation(ctx_of(metrics=[series("ad", "packet_drops", drops)]))
+    assert res.scores == {}
