@@ -50,7 +50,7 @@ class Metrics:
             registry=registry,
         )
         self.build_info = Gauge(
-            "checkout_build_info", "Running version.", ["version", "commit"], registry=registry
+            "build_info", "Running version.", ["version", "commit"], registry=registry
         )
 
 

@@ -142,7 +142,7 @@ def test_metrics_carry_the_request_trace_id_as_exemplar(demo: Demo) -> None:
         re.M,
     )
     assert "# {" not in text  # exemplars only in OpenMetrics
-    assert 'checkout_build_info{commit="1c9d0b4",version="2.4.0"} 1.0' in text
+    assert 'build_info{commit="1c9d0b4",version="2.4.0"} 1.0' in text
 
 
 def test_bad_deploy_makes_checkout_slow_and_fail_with_error_exemplars(demo: Demo) -> None:
@@ -160,7 +160,7 @@ def test_bad_deploy_makes_checkout_slow_and_fail_with_error_exemplars(demo: Demo
     exemplar = re.search(r'trace_id="([0-9a-f]{32})"', errors[0])
     assert exemplar is not None
     assert exemplar.group(1) == failed[-1]
-    assert 'checkout_build_info{commit="7a3f9c2",version="2.4.1"} 1.0' in om
+    assert 'build_info{commit="7a3f9c2",version="2.4.1"} 1.0' in om
     assert "1c9d0b4" not in om
 
 
