@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from correlator.evidence import logmine
 from correlator.models import TimeWindow
 from tests.support.fake_sources import log_line
@@ -93,3 +96,20 @@ def test_bounded_cluster_count() -> None:
     for i in range(50):
         miner.add(log_line(T0, f"w{i} x{i} y{i} z{i}", "s"), baseline=False)
     assert len(miner.clusters) == 10
+
+
+@given(st.lists(st.text(max_size=300), max_size=30), st.lists(st.text(max_size=300), max_size=30))
+def test_mining_arbitrary_lines_never_fails_and_counts_add_up(
+    now: list[str], base: list[str]
+) -> None:
+    mined = logmine.mine(
+        evidence_id="p",
+        service="s",
+        lines=_lines(now),
+        baseline_lines=_lines(base),
+        window=NOW,
+        baseline=BASE,
+        max_patterns=1000,
+    )
+    assert sum(p.count for p in mined.patterns) == len(now)
+    assert all(len(p.template) <= logmine.MAX_TEMPLATE for p in mined.patterns)

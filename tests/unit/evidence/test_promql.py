@@ -156,3 +156,25 @@ def test_fill_template_escapes_values_and_rejects_unknown_placeholders() -> None
 def test_series_labels_drops_external_and_alert_only_labels() -> None:
     labels = {"alertname": "A", "env": "lab", "job": "j", "bad-name": "x"}
     assert promql.series_labels(labels, ["env"]) == {"job": "j"}
+
+
+@given(st.text(max_size=300), st.dictionaries(st.text(max_size=20), st.text(max_size=40)))
+def test_exemplar_query_never_raises_on_arbitrary_input(expr: str, labels: dict[str, str]) -> None:
+    assert isinstance(promql.exemplar_query(expr, labels, ["env"]), str)
+
+
+@given(
+    st.sampled_from(["up", "x_bucket", "a:b:c", "http_requests_total"]),
+    st.lists(
+        st.tuples(
+            st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True),
+            st.sampled_from(["=", "!=", "=~", "!~"]),
+            label_values,
+        ),
+        max_size=4,
+    ),
+)
+def test_rendered_selectors_parse_back(metric: str, matchers: list[tuple[str, str, str]]) -> None:
+    sel = promql.Selector(metric, tuple(promql.Matcher(*m) for m in matchers))
+    expr = f"sum by (job) (rate({sel.render()}[5m] offset 1h)) > bool 0.5"
+    assert promql.parse_selectors(expr).selectors == [sel]
