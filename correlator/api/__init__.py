@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
@@ -26,7 +27,7 @@ from correlator.ports import Store
 from correlator.scheduler import Jobs, build_scheduler, lease_seconds
 from correlator.settings import Settings
 from correlator.store import StoreEventSink
-from correlator.wiring import open_runtime
+from correlator.wiring import Runtime, open_runtime
 from correlator.worker import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -62,36 +63,7 @@ def create_app(settings: Settings, deps: AppDeps | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings, metrics=metrics, store=deps.store) as rt:
-            events = StoreEventSink(rt.store)
-            pool = WorkerPool(
-                rt.store,
-                rt.runner(),
-                concurrency=settings.workers,
-                lease_seconds=lease_seconds(settings),
-                metrics=metrics,
-                events=events,
-                poll_seconds=deps.worker_poll_seconds,
-                owner=rt.owner,
-            )
-            app.state.ctx = AppContext(
-                settings=settings,
-                store=rt.store,
-                metrics=metrics,
-                events=events,
-                wake=pool.wake,
-                note_sink=rt.note_sink,
-            )
-            app.state.workers = pool
-            jobs = Jobs(
-                rt.store,
-                settings=settings,
-                metrics=metrics,
-                alert_source=rt.alert_source,
-                events=events,
-                wake=pool.wake,
-            )
-            app.state.jobs = jobs
-            scheduler = build_scheduler(jobs, settings)
+            pool, scheduler = _assemble(app, rt, settings, deps)
             if settings.webhook_token is None:
                 log.warning("CORRELATOR_WEBHOOK_TOKEN is unset: webhook and deploy intake is open")
             if deps.run_workers:
@@ -118,6 +90,42 @@ def create_app(settings: Settings, deps: AppDeps | None = None) -> FastAPI:
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _assemble(
+    app: FastAPI, rt: Runtime, settings: Settings, deps: AppDeps
+) -> tuple[WorkerPool, AsyncIOScheduler]:
+    """Worker pool, route context and scheduler on top of the runtime (nothing started)."""
+    events = StoreEventSink(rt.store)
+    pool = WorkerPool(
+        rt.store,
+        rt.runner(),
+        concurrency=settings.workers,
+        lease_seconds=lease_seconds(settings),
+        metrics=rt.metrics,
+        events=events,
+        poll_seconds=deps.worker_poll_seconds,
+        owner=rt.owner,
+    )
+    app.state.ctx = AppContext(
+        settings=settings,
+        store=rt.store,
+        metrics=rt.metrics,
+        events=events,
+        wake=pool.wake,
+        note_sink=rt.note_sink,
+    )
+    app.state.workers = pool
+    jobs = Jobs(
+        rt.store,
+        settings=settings,
+        metrics=rt.metrics,
+        alert_source=rt.alert_source,
+        events=events,
+        wake=pool.wake,
+    )
+    app.state.jobs = jobs
+    return pool, build_scheduler(jobs, settings)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
