@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from correlator.models import Change, ChangeKind, FaultType
 from correlator.rules.schema import SignalName
 from correlator.rules.signals.base import Context, SignalResult
-from correlator.rules.signals.changes import ranked_changes
+from correlator.rules.signals.changes import effective_kind, ranked_changes
 
 CHANGE_FAULT = {
     ChangeKind.DEPLOY: FaultType.DEPLOY_REGRESSION,
@@ -93,28 +92,13 @@ def _flag_key(tags: frozenset[str], change: Change | None) -> str | None:
     return keys[0] if keys else None
 
 
-_FLAG_WORDS = re.compile(r"\b(feature[ _-]?)?flags?\b|\btoggle", re.IGNORECASE)
-_CONFIG_WORDS = re.compile(r"\bconfig(uration|map)?\b|\bsettings?\b|\benv(ironment)? var", re.I)
-
-
-def effective_kind(c: Change) -> ChangeKind:
-    """A marker recorded as a plain deploy without any version or commit, whose text says it
-    flipped a flag or pushed config, is that kind of change."""
-    if c.kind is not ChangeKind.DEPLOY or c.to_version or c.to_commit:
-        return c.kind
-    text = c.description or ""
-    if c.flag_key or _FLAG_WORDS.search(text):
-        return ChangeKind.FEATURE_FLAG
-    if _CONFIG_WORDS.search(text):
-        return ChangeKind.CONFIG
-    return c.kind
-
-
 def verdict(ctx: Context, service: str, results: dict[SignalName, SignalResult]) -> Verdict:
     tags = _tags(service, results)
     ranked = [(sc, c) for sc, c in ranked_changes(ctx, service) if sc >= ctx.t.min_change_score]
     change = ranked[0][1] if ranked else None
-    if change is not None:
+    if change is not None and {"db", "backend"} <= tags:
+        fault = FaultType.DATABASE_SLOW  # e.g. a migration that dropped an index
+    elif change is not None:
         fault = CHANGE_FAULT[effective_kind(change)]
     elif "flag_new" in tags and ctx.baseline:
         fault = FaultType.FEATURE_FLAG

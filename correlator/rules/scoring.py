@@ -17,13 +17,14 @@ from correlator.models import (
     Hypothesis,
     SuspectChange,
 )
-from correlator.rules.faults import Verdict, effective_kind, verdict
+from correlator.rules.faults import Verdict, verdict
 from correlator.rules.insufficient import insufficient, primary_missing
 from correlator.rules.remediation import propose
 from correlator.rules.ruleset import RuleSet
 from correlator.rules.schema import SignalName
 from correlator.rules.signals import run_signals
 from correlator.rules.signals.base import Context, SignalResult
+from correlator.rules.signals.changes import effective_kind
 
 ANOMALY_SIGNALS = {
     SignalName.ERROR_ORIGIN: 1.0,
@@ -78,7 +79,9 @@ def _statement(service: str, v: Verdict, results: dict[SignalName, SignalResult]
     reasons = [r.reasons[service] for r in results.values() if service in r.reasons]
     head = f"{service}: {v.fault.value.replace('_', ' ')}"
     if v.change is not None:
-        head += f" after {v.change.kind.value} {v.change.to_version or v.change.to_commit or ''}"
+        c = v.change
+        what = c.to_version or c.to_commit or c.flag_key or v.flag or ""
+        head += f" after {effective_kind(c).value.replace('_', ' ')} {what}"
     return (head.rstrip() + (" — " + "; ".join(reasons[:3]) if reasons else ""))[:500]
 
 

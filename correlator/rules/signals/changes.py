@@ -8,6 +8,7 @@ service's own anomaly, so a decoy deploy on a healthy service cannot win.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from correlator.models import Change, ChangeKind, TraceEvidence
@@ -76,6 +77,23 @@ def change_score(ctx: Context, c: Change) -> float:
     return score
 
 
+_FLAG_WORDS = re.compile(r"\b(feature[ _-]?)?flags?\b|\btoggle", re.IGNORECASE)
+_CONFIG_WORDS = re.compile(r"\bconfig(uration|map)?\b|\bsettings?\b|\benv(ironment)? var", re.I)
+
+
+def effective_kind(c: Change) -> ChangeKind:
+    """A marker recorded as a plain deploy without any version or commit, whose text says it
+    flipped a flag or pushed config, is that kind of change."""
+    if c.kind is not ChangeKind.DEPLOY or c.to_version or c.to_commit:
+        return c.kind
+    text = c.description or ""
+    if c.flag_key or _FLAG_WORDS.search(text):
+        return ChangeKind.FEATURE_FLAG
+    if _CONFIG_WORDS.search(text):
+        return ChangeKind.CONFIG
+    return c.kind
+
+
 INFERRED_SOURCES = {"trace", "metric"}
 
 
@@ -130,7 +148,9 @@ def change_proximity(ctx: Context) -> SignalResult:
             service,
             score,
             ctx.cite(*(c.evidence_id for _, c in ranked)),
-            f"{best.kind.value} {version} {when:.0f} min before onset".replace("  ", " "),
+            f"{effective_kind(best).value} {version} {when:.0f} min before onset".replace(
+                "  ", " "
+            ),
         )
         res.tag(service, *(KIND_TAG[c.kind] for _, c in ranked))
         if carries_change(ctx, best):

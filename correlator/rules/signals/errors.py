@@ -116,12 +116,17 @@ def _dialled_elsewhere(ctx: Context, span: Span, peer: str) -> bool:
     """The error text names a host:port that is neither the peer nor any known service."""
     for m in NAMED_ADDRESS.finditer(_messages(span)):
         host = m.group(1)
-        if norm(host) != norm(peer) and ctx.resolve(host) is None and host.lower() not in (
-            "tcp",
-            "udp",
-            "http",
-            "https",
-            "dial",
+        if (
+            norm(host) != norm(peer)
+            and ctx.resolve(host) is None
+            and host.lower()
+            not in (
+                "tcp",
+                "udp",
+                "http",
+                "https",
+                "dial",
+            )
         ):
             return True
     return False

@@ -10,6 +10,7 @@ counts; without them a service's share of the critical path counts (weaker).
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime, timedelta
 
 from correlator.models import Span, TraceEvidence
 from correlator.rules.schema import SignalName
@@ -107,10 +108,16 @@ def _excess(ctx: Context, now: dict[Key, float], base: dict[Key, float]) -> dict
 
 
 def _place_backend_calls(
-    excess: dict[Key, float], now: dict[Key, float], base: dict[Key, float], res: SignalResult
+    ctx: Context,
+    excess: dict[Key, float],
+    now: dict[Key, float],
+    base: dict[Key, float],
+    res: SignalResult,
 ) -> dict[Key, float]:
     """Slow calls into a backend: the backend's fault when its existing calls got slower across
-    the board; the caller's when only its own (new or changed) query is slow."""
+    the board or it just changed (a migration); the caller's when only its own (new or changed)
+    query is slow."""
+    changed = {c.service for c in ctx.bundle.changes if _recent(ctx, c.time)}
     out = {k: v for k, v in excess.items() if k[0] != "call"}
     by_host: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
     for (kind, name), ex in sorted(excess.items()):
@@ -123,7 +130,7 @@ def _place_backend_calls(
         unchanged = [
             n for (kind, n) in now if kind == "call" and n.split("|")[1] == host and n not in names
         ]
-        if len(existing) >= 2 or (existing and not unchanged):
+        if len(existing) >= 2 or (existing and not unchanged) or (existing and host in changed):
             key: Key = ("svc", host)
             out[key] = out.get(key, 0.0) + sum(ex for _, _, ex in slow)
             res.tag(host, "db", "backend")
@@ -135,6 +142,15 @@ def _place_backend_calls(
     return out
 
 
+def _recent(ctx: Context, when: datetime) -> bool:
+    onset = ctx.bundle.onset
+    return (
+        onset - timedelta(minutes=ctx.t.change_half_life_minutes)
+        <= when
+        <= onset + timedelta(minutes=ctx.t.change_grace_minutes)
+    )
+
+
 def latency_origin(ctx: Context) -> SignalResult:
     res = SignalResult(SignalName.LATENCY_ORIGIN)
     if not ctx.incident:
@@ -144,7 +160,7 @@ def latency_origin(ctx: Context) -> SignalResult:
     now = _medians(rows)
     base = _medians(_rows(ctx.baseline, backends)) if ctx.baseline else {}
     raw = _excess(ctx, {k: v for k, v in now.items() if k[0] != "db"}, base)
-    excess = _place_backend_calls(raw, now, base, res)
+    excess = _place_backend_calls(ctx, raw, now, base, res)
     if not excess:
         return res
     top = max(excess.values())
