@@ -94,6 +94,9 @@ class _Gather:
         metric_queries: MetricQueries | None,
         now: datetime,
     ) -> None:
+        if alert.starts_at.tzinfo is None:  # Alert.from_webhook always sets UTC; be lenient
+            alert = alert.model_copy(update={"starts_at": alert.starts_at.replace(tzinfo=UTC)})
+        now = now if now.tzinfo else now.replace(tzinfo=UTC)
         self.alert, self.sources, self.settings = alert, sources, settings
         self.rec = Recorder()
         prom = settings.prometheus

@@ -401,3 +401,12 @@ async def test_resolved_window_is_bounded_by_now() -> None:
     assert bundle.window.start == w.alert.starts_at - timedelta(seconds=900)
     assert bundle.window.start.tzinfo is UTC or bundle.window.start.utcoffset() == timedelta(0)
     assert isinstance(bundle.window.end, datetime)
+
+
+async def test_naive_times_are_taken_as_utc() -> None:
+    w = World()
+    naive = w.alert.model_copy(update={"starts_at": w.alert.starts_at.replace(tzinfo=None)})
+    now = w.alert.starts_at.replace(tzinfo=None) + timedelta(seconds=30)
+    bundle = await gather(naive, sources=w.sources(), settings=settings(), now=now)
+    assert bundle.window.end == w.alert.starts_at + timedelta(seconds=30)
+    assert {e.trace_id for e in bundle.exemplars} == SLOW_IDS
