@@ -30,9 +30,14 @@ log = logging.getLogger(__name__)
 Runner = Callable[[Investigation, Checkpoint], Awaitable[Investigation]]
 
 
+def host_prefix() -> str:
+    """The part of ``owner_id`` shared by every process of this host."""
+    return f"{socket.gethostname()[:64]}:"
+
+
 def owner_id() -> str:
     """A lease owner name unique to this process: host:pid:random."""
-    return f"{socket.gethostname()[:64]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{host_prefix()}{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class WorkerPool:

@@ -28,7 +28,7 @@ from correlator.scheduler import Jobs, build_scheduler, lease_seconds
 from correlator.settings import Settings
 from correlator.store import StoreEventSink
 from correlator.wiring import Runtime, open_runtime
-from correlator.worker import WorkerPool
+from correlator.worker import WorkerPool, host_prefix
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def create_app(settings: Settings, deps: AppDeps | None = None) -> FastAPI:
             if settings.webhook_token is None:
                 log.warning("CORRELATOR_WEBHOOK_TOKEN is unset: webhook and deploy intake is open")
             if deps.run_workers:
-                requeued = await rt.store.requeue_running_on_start()
+                requeued = await rt.store.requeue_running_on_start(host_prefix())
                 if requeued:
                     log.warning("re-queued %d investigation(s) interrupted by a crash", requeued)
                 pool.start()

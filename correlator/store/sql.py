@@ -310,9 +310,19 @@ class SqlStore(RecordsMixin):
             )
         )
 
-    async def requeue_running_on_start(self) -> int:
-        """Single-process start-up: whatever was running when we died is queued again."""
-        return await self._requeue(investigations.c.status == InvestigationStatus.RUNNING.value)
+    async def requeue_running_on_start(self, owner_prefix: str | None = None) -> int:
+        """Start-up: what this host was running when its process died is queued again.
+
+        With ``owner_prefix`` (``worker.host_prefix()``) only leases taken on this host are
+        re-queued, so a replica starting does not steal another live replica's work (that
+        work, if its replica is dead, comes back when its lease expires).
+        """
+        where = investigations.c.status == InvestigationStatus.RUNNING.value
+        if owner_prefix:
+            where = and_(
+                where, investigations.c.lease_owner.startswith(owner_prefix, autoescape=True)
+            )
+        return await self._requeue(where)
 
     async def _requeue(self, where: ColumnElement[bool]) -> int:
         async with self._begin() as conn:

@@ -246,3 +246,19 @@ async def test_create_or_get_many_in_order_with_duplicates(store: SqlStore) -> N
     assert got[0][0].id == got[3][0].id
     assert await store.count() == 3
     assert await store.create_or_get_many([]) == []
+
+
+async def test_requeue_on_start_only_takes_back_this_hosts_leases(store: SqlStore) -> None:
+    a = firing()
+    await store.create_or_get(a)
+    await store.create_or_get(a.model_copy(update={"starts_at": a.starts_at + timedelta(1)}))
+    mine = await store.claim_next("host-a:1:x", 30)
+    theirs = await store.claim_next("host-b:7:y", 30)
+    assert mine is not None
+    assert theirs is not None
+    assert await store.requeue_running_on_start("host-a:") == 1
+    got_mine, got_theirs = await store.get(mine.id), await store.get(theirs.id)
+    assert got_mine is not None
+    assert got_mine.status is InvestigationStatus.QUEUED
+    assert got_theirs is not None
+    assert got_theirs.status is InvestigationStatus.RUNNING
