@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from correlator.errors import BackendError, BackendTimeout
+from correlator.errors import BackendError, BackendTimeout, ConfigError
 from correlator.models import Evidence, EvidenceKind, EvidenceStatus
 
 logger = logging.getLogger(__name__)
@@ -75,6 +75,14 @@ class Recorder:
         """Register a call that will start later; it stays ``timeout`` if it never does."""
         if probe.id not in self.items:
             self.record(probe, EvidenceStatus.TIMEOUT, error=NOT_STARTED)
+
+    def build(self, probe: Probe, make: Callable[[], str]) -> str | None:
+        """A query from settings templates; a bad template is an ``error`` envelope, not a crash."""
+        try:
+            return make()
+        except (ConfigError, ValueError) as exc:
+            self.record(probe, EvidenceStatus.ERROR, error=f"cannot build the query: {exc}")
+            return None
 
     def not_configured(self, probe: Probe, what: str) -> None:
         self.record(probe, EvidenceStatus.NOT_CONFIGURED, error=f"{what} is not configured")

@@ -127,7 +127,13 @@ class ServiceEvidence:
 
     async def _patterns(self, service: str, window: TimeWindow, baseline: TimeWindow) -> None:
         loki = self.settings.loki
-        query = logql.error_lines_query(loki, service)
+        built = self.rec.build(
+            Probe(patterns_id(service), EvidenceKind.LOG_PATTERNS, "loki", service=service),
+            lambda: logql.error_lines_query(loki, service),
+        )
+        if built is None:
+            return
+        query = built
         probe = Probe(
             patterns_id(service),
             EvidenceKind.LOG_PATTERNS,

@@ -154,7 +154,13 @@ class TraceChain:
 
     async def _logs(self, trace_id: str, services: set[str], window: TimeWindow) -> None:
         loki = self.settings.loki
-        query = logql.trace_logs_query(loki, trace_id, services)
+        built = self.rec.build(
+            Probe(f"logs:{trace_id}", EvidenceKind.TRACE_LOGS, "loki"),
+            lambda: logql.trace_logs_query(loki, trace_id, services),
+        )
+        if built is None:
+            return
+        query = built
         probe = Probe(
             f"logs:{trace_id}",
             EvidenceKind.TRACE_LOGS,
@@ -182,7 +188,16 @@ class TraceChain:
         tempo = self.settings.tempo
         kind = "baseline" if baseline else "fallback"
         template = tempo.baseline_template if baseline else tempo.search_template
-        traceql = fill_template(template, service=service) if service else ""
+        traceql = ""
+        if service:
+            kind_id = f"trace_search:{kind}:invalid"
+            built = self.rec.build(
+                Probe(kind_id, EvidenceKind.TRACE_SEARCH, "tempo", service=service),
+                lambda: fill_template(template, service=service),
+            )
+            if built is None:
+                return []
+            traceql = built
         digest = hashlib.sha256(traceql.encode()).hexdigest()[:12]
         probe = Probe(
             f"trace_search:{kind}:{digest}",

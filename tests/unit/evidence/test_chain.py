@@ -410,3 +410,20 @@ async def test_naive_times_are_taken_as_utc() -> None:
     bundle = await gather(naive, sources=w.sources(), settings=settings(), now=now)
     assert bundle.window.end == w.alert.starts_at + timedelta(seconds=30)
     assert {e.trace_id for e in bundle.exemplars} == SLOW_IDS
+
+
+async def test_bad_query_templates_are_error_envelopes_not_crashes() -> None:
+    w = World()
+    w.exemplars.exemplars = []
+    alert = w.alert.model_copy(update={"labels": {**w.alert.labels, "service": "checkout"}})
+    bad = settings(
+        loki={"trace_logs_template": "{{{selector}}} {typo}", "service_labels": ["bad-label"]},
+        tempo={"search_template": "{ {nope} }"},
+    )
+    bundle = await gather(alert, sources=w.sources(), settings=bad)
+    by_id = {e.id: e for e in bundle.items}
+    assert by_id["patterns:checkout"].status is EvidenceStatus.ERROR
+    assert "cannot build the query" in (by_id["patterns:checkout"].error or "")
+    assert by_id["trace_search:fallback:invalid"].status is EvidenceStatus.ERROR
+    assert by_id["deploys:grafana"].status is EvidenceStatus.OK  # the rest still ran
+    assert "gather:internal" not in by_id
