@@ -9,6 +9,7 @@ from pydantic import Field
 from correlator.models import Alert, MetricQuery
 from correlator.rules.render import render_promql
 from correlator.rules.schema import (
+    MetricSignal,
     MetricTemplate,
     NextQueries,
     RemediationTemplates,
@@ -19,6 +20,12 @@ from correlator.rules.schema import (
     Thresholds,
 )
 from correlator.rules.templates import promql_values
+
+SIGNAL_OF_METRIC: dict[MetricSignal, SignalName] = {
+    MetricSignal.REQUEST_RATE: SignalName.TRAFFIC,
+    MetricSignal.ERROR_RATIO: SignalName.ERROR_ORIGIN,
+    MetricSignal.LATENCY: SignalName.LATENCY_ORIGIN,
+}  # every other metric signal feeds the resource signal
 
 DEFAULT_WEIGHTS: dict[SignalName, float] = {
     SignalName.ERROR_ORIGIN: 3.0,
@@ -78,8 +85,7 @@ class RuleSet(Strict):
         wanted = [
             m
             for m in self.metrics
-            if (m.signal.value == "request_rate" and SignalName.TRAFFIC in applies)
-            or (m.signal.value != "request_rate" and SignalName.RESOURCE in applies)
+            if SIGNAL_OF_METRIC.get(m.signal, SignalName.RESOURCE) in applies
         ]
         namespace = self.namespace_of(alert)
         out: list[MetricQuery] = []

@@ -50,6 +50,8 @@ class MetricSignal(StrEnum):
     FDS = "fds"
     PACKET_DROPS = "packet_drops"
     REQUEST_RATE = "request_rate"
+    ERROR_RATIO = "error_ratio"
+    LATENCY = "latency"
 
 
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -181,7 +183,13 @@ class Thresholds(Strict):
     )
     log_surge_ratio: float = Field(default=3.0, gt=1)
     log_min_count: int = Field(default=3, ge=1)
-    min_score: float = Field(default=0.15, ge=0, description="below: not an accusation")
+    min_score: float = Field(default=0.5, ge=0, description="weighted total below: no accusation")
+    min_anomaly: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="a service's own strongest anomaly below: no accusation",
+    )
     max_hypotheses: int = Field(default=5, ge=1, le=20)
 
 

@@ -48,14 +48,14 @@ def anomaly(results: dict[SignalName, SignalResult], service: str) -> float:
 
 
 def totals(
-    results: dict[SignalName, SignalResult], weights: dict[SignalName, float]
+    results: dict[SignalName, SignalResult], weights: dict[SignalName, float], min_anomaly: float
 ) -> dict[str, dict[SignalName, float]]:
     """service -> signal -> weighted contribution (only services with their own anomaly)."""
     services = sorted({s for r in results.values() for s in r.scores})
     out: dict[str, dict[SignalName, float]] = {}
     for service in services:
         own = anomaly(results, service)
-        if own <= 0:
+        if own <= 0 or own < min_anomaly:
             continue
         parts: dict[SignalName, float] = {}
         for sig, w in weights.items():
@@ -122,7 +122,7 @@ def rank(bundle: EvidenceBundle, ruleset: RuleSet) -> Analysis:
     ctx = Context(bundle, ruleset.thresholds)
     weights = ruleset.weights_for(bundle.alert)
     results = run_signals(ctx)
-    parts = totals(results, weights)
+    parts = totals(results, weights, ruleset.thresholds.min_anomaly)
     scored = sorted(((sum(p.values()), s) for s, p in parts.items()), key=lambda x: (-x[0], x[1]))
     scored = [(t, s) for t, s in scored if t >= ruleset.thresholds.min_score]
     applied = [r.name for r in ruleset.rules_for(bundle.alert)]

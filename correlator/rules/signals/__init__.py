@@ -8,7 +8,12 @@ from correlator.rules.signals.changes import change_proximity
 from correlator.rules.signals.errors import error_origin
 from correlator.rules.signals.latency import latency_origin
 from correlator.rules.signals.logs import log_evidence
-from correlator.rules.signals.metrics import explain_load, resource_saturation, traffic_surge
+from correlator.rules.signals.metrics import (
+    corroborate,
+    explain_load,
+    resource_saturation,
+    traffic_surge,
+)
 from correlator.rules.signals.topology import topology
 
 
@@ -24,6 +29,7 @@ def run_signals(ctx: Context) -> dict[SignalName, SignalResult]:
     ]
     out = {r.name: r for r in first}
     explain_load(ctx, out[SignalName.TRAFFIC], out[SignalName.RESOURCE])
+    corroborate(ctx, out)
     out[SignalName.TOPOLOGY] = topology(ctx, first)
     return dict(sorted(out.items()))
 

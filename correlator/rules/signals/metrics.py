@@ -173,3 +173,47 @@ def explain_load(ctx: Context, traffic: SignalResult, resource: SignalResult) ->
         if any(service in ctx.graph.get(c, set()) for c in surging if c != service):
             resource.scores[service] *= 0.3
             resource.tag(service, "load_from_surge")
+
+
+def golden_moved(ctx: Context, m: MetricSeries) -> bool | None:
+    """Did the mean of an error-ratio/latency series rise at onset (Welch t >= 1.5 and above the
+    rules' floors)? ``None`` when there are too few samples to say. The mean, not the median:
+    intermittent errors at low traffic are mostly-zero samples."""
+    cut = ctx.bundle.onset.timestamp() - ctx.t.resource_guard_seconds
+    points = _finite(m)
+    ref = [v for t, v in points if t < cut]
+    test = [v for t, v in points if t >= cut]
+    if len(ref) < 4 or len(test) < 4:
+        return None
+    mr, mt = statistics.fmean(ref), statistics.fmean(test)
+    se = math.sqrt(statistics.pvariance(ref) / len(ref) + statistics.pvariance(test) / len(test))
+    floor = max(
+        ctx.t.resource_min_relative * abs(mr),
+        ctx.t.resource_min_delta.get(MetricSignal(m.signal), 0.0) if m.signal else 0.0,
+    )
+    rise = mt - mr
+    return rise > floor and (se == 0 or rise / se >= 1.5)
+
+
+NOT_ITS_OWN = {"network_delay", "network_loss", "unreachable", "bad_response", "backend"}
+GOLDEN = {
+    MetricSignal.ERROR_RATIO.value: SignalName.ERROR_ORIGIN,
+    MetricSignal.LATENCY.value: SignalName.LATENCY_ORIGIN,
+}
+
+
+def corroborate(ctx: Context, results: dict[SignalName, SignalResult]) -> None:
+    """Trace-based blame needs the service's own golden signal to have moved: errors or latency
+    that were already there before the change point (a chronic 3% client-abort rate, a tight
+    threshold) are background, so the trace signal for that service is damped."""
+    for m in sorted(ctx.bundle.metrics, key=lambda m: m.evidence_id):
+        target = GOLDEN.get(m.signal or "")
+        res = results.get(target) if target else None
+        if res is None or not m.service or m.service not in res.scores:
+            continue
+        if res.tags.get(m.service, set()) & NOT_ITS_OWN:
+            continue  # blamed for what others saw of it: its own server metrics need not move
+        moved = golden_moved(ctx, m)
+        if moved is False:
+            res.scores[m.service] *= 0.2
+            res.tag(m.service, "chronic")

@@ -238,3 +238,23 @@ def test_flag_flip_recorded_as_a_plain_marker_is_a_feature_flag(ruleset: RuleSet
     assert top.suspect_change.version == "3ds_v2"
     assert top.remediation is not None
     assert top.remediation.kind is RemediationKind.DISABLE_FLAG
+
+
+def test_chronic_errors_whose_ratio_did_not_move_accuse_nobody(ruleset: RuleSet) -> None:
+    steady = [0.03, 0.0, 0.06, 0.03, 0.0, 0.03, 0.06, 0.0, 0.03, 0.03, 0.0, 0.03, 0.06, 0.0]
+    ratio = series("payment", "error_ratio", steady, step=30.0)
+    traces = [shop.payment_fails(), shop.healthy(), shop.healthy(baseline=False)]
+    assert rank(bundle(traces=traces), ruleset).top is not None  # without the metric: accused
+    a = rank(bundle(traces=traces, metrics=[ratio]), ruleset)
+    assert a.no_fault
+    assert a.hypotheses == []
+
+
+def test_errors_whose_ratio_rose_at_onset_are_corroborated(ruleset: RuleSet) -> None:
+    rising = [0.0] * 8 + [0.0, 0.3, 0.0, 0.4, 0.5, 0.0, 0.3, 0.4]
+    ratio = series("payment", "error_ratio", rising, step=30.0)
+    traces = [shop.payment_fails(), shop.healthy(), shop.healthy(baseline=False)]
+    top = rank(bundle(traces=traces, metrics=[ratio]), ruleset).top
+    assert top is not None
+    assert top.service == "payment"
+    assert top.scores["error_origin"] == 3.0
