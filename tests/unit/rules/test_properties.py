@@ -59,7 +59,18 @@ def bundles(draw: st.DrawFn) -> EvidenceBundle:
         for s, sig in draw(
             st.lists(
                 st.tuples(
-                    st.sampled_from(SERVICES), st.sampled_from(["cpu", "memory", "request_rate"])
+                    st.sampled_from(SERVICES),
+                    st.sampled_from(
+                        [
+                            "cpu",
+                            "memory",
+                            "request_rate",
+                            "error_ratio",
+                            "latency",
+                            "packet_drops",
+                            "restarts",
+                        ]
+                    ),
                 ),
                 unique=True,
                 max_size=3,
