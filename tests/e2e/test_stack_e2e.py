@@ -50,6 +50,8 @@ BAD = {"version": "2.4.1", "commit": "7a3f9c2", "flag": "new_checkout"}
 GOOD = {"version": "2.4.0", "commit": "1c9d0b4"}
 ALERTS = {"CheckoutHighLatency", "CheckoutHighErrorRate"}
 CLUSTER = "e2e"
+BUCKETS = 'http_server_request_duration_seconds_bucket{service="checkout-api"}'
+ERRORS = 'http_server_errors_total{service="checkout-api"}'
 
 
 @dataclass
@@ -197,10 +199,9 @@ def _drive(run: Run, client: httpx.Client) -> None:
         timeout=30,
         procs=alive,
     )
-    bucket = 'http_server_request_duration_seconds_bucket{service="checkout-api"}'
     poll(
         "baseline exemplars in Prometheus",
-        lambda: exemplar_trace_ids(client, urls["prom"], bucket),
+        lambda: exemplar_trace_ids(client, urls["prom"], BUCKETS),
         timeout=20,
         procs=alive,
     )
@@ -222,15 +223,25 @@ def _drive(run: Run, client: httpx.Client) -> None:
     # test_investigation_finishes reports a timeout; the other stages still get checked
     with contextlib.suppress(AssertionError):
         poll("the investigation to finish", finished, timeout=60, procs=alive)
-    run.exemplar_trace_ids = exemplar_trace_ids(client, urls["prom"], bucket)
-    errors = 'http_server_errors_total{service="checkout-api"}'
-    run.error_trace_ids = poll(
+    poll(
         "an exemplar on the error counter",
-        lambda: exemplar_trace_ids(client, urls["prom"], errors),
+        lambda: exemplar_trace_ids(client, urls["prom"], ERRORS),
         timeout=30,
         procs=alive,
     )
-    run.exemplar_trace_ids |= run.error_trace_ids
+
+
+def _settle(run: Run, client: httpx.Client) -> None:
+    """After the load stopped: one more scrape, then every exemplar Prometheus holds."""
+    prom, stopped = run.urls["prom"], time.time()
+
+    def scraped_after_stop() -> bool:
+        (sample,) = prom_query(client, prom, 'timestamp(up{job="checkout-api"})')
+        return float(sample["value"][1]) > stopped + 0.5
+
+    poll("a scrape after the load stopped", scraped_after_stop, timeout=15)
+    run.error_trace_ids = exemplar_trace_ids(client, prom, ERRORS)
+    run.exemplar_trace_ids = exemplar_trace_ids(client, prom, BUCKETS) | run.error_trace_ids
 
 
 @pytest.fixture(scope="module")
@@ -261,6 +272,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         stop_load.set()
         loader.join(timeout=30)
         run.load = dict(load_result)
+        _settle(run, client)
         # kept next to the process logs for triage: pytest's tmp dir, stack0/
         (tmp / "investigation.json").write_text(json.dumps(run.investigation, indent=2))
         yield run
@@ -361,17 +373,23 @@ def test_evidence_follows_real_exemplars_to_traces_and_logs(stack: Run) -> None:
     picked = {e["trace_id"] for e in bundle["exemplars"]}
     assert picked, "no exemplars picked"
     assert picked <= stack.exemplar_trace_ids  # real exemplars from the real Prometheus
-    traces = {t["trace"]["trace_id"]: t for t in bundle["traces"]}
-    assert traces, [e for e in bundle["items"] if e["kind"] == "trace"]
-    assert set(traces) & picked
-    trace = next(iter(traces.values()))
-    spans = trace["trace"]["spans"]
-    assert {s["resource"]["service"] for s in spans} == {"checkout-api"}
-    assert {s["resource"]["version"] for s in spans} == {BAD["version"]}
-    assert {s["resource"]["commit"] for s in spans} == {BAD["commit"]}
-    assert any("seq" in q.lower() or "orders" in q for q in trace["analysis"]["db_statements"])
-    flags = trace["analysis"]["flags"]
-    assert {(f["key"], f["variant"]) for f in flags} == {("new_checkout", "on")}
+    incident = [
+        t for t in bundle["traces"] if t["trace"]["trace_id"] in picked and not t["baseline"]
+    ]
+    assert incident, [e for e in bundle["items"] if e["kind"] == "trace"]
+    bad = [
+        t
+        for t in incident
+        if {s["resource"]["version"] for s in t["trace"]["spans"]} == {BAD["version"]}
+    ]
+    assert bad, "no exemplar trace of the bad version"
+    for trace in bad:
+        spans = trace["trace"]["spans"]
+        assert {s["resource"]["service"] for s in spans} == {"checkout-api"}
+        assert {s["resource"]["commit"] for s in spans} == {BAD["commit"]}
+        assert any("lower(o.email)" in q for q in trace["analysis"]["db_statements"])
+        flags = trace["analysis"]["flags"]
+        assert {(f["key"], f["variant"]) for f in flags} == {("new_checkout", "on")}
     lines = [ln["line"] for logs in bundle["trace_logs"] for ln in logs["lines"]]
     assert any("slow query: seq scan on orders" in ln for ln in lines), lines[:5]
 
