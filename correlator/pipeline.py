@@ -68,6 +68,10 @@ class LLMStage(Protocol):
 Checkpoint = Callable[[Investigation], Awaitable[None]]
 
 
+class NoteText(Protocol):
+    def __call__(self, inv: Investigation, *, phase: str) -> str: ...
+
+
 @dataclass
 class PipelineDeps:
     """Optional collaborators of the pipeline; ``correlator.wiring`` fills them in."""
@@ -80,6 +84,7 @@ class PipelineDeps:
     rules: RulesStage | None = None
     llm: LLMStage | None = None
     tracer: trace.Tracer | None = None
+    note_text: NoteText | None = None  # renders the note stored on the investigation
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -190,6 +195,7 @@ async def _analysis_stages(run: _Run) -> None:
             top = analysis.top
             remediation = top.remediation if top else None
             run.inv = run.inv.model_copy(update={"analysis": analysis, "remediation": remediation})
+    _render_note(run, phase="rules")
     if deps.notes is not None:
         async with run.stage("notes"):
             await deps.notes.publish(run.inv, phase="rules")
@@ -198,6 +204,13 @@ async def _analysis_stages(run: _Run) -> None:
             outcome.update(status="skipped", detail="LLM not configured")
         else:
             run.inv = await deps.llm(run.inv)
+            _render_note(run, phase="llm")
     if deps.llm is not None and deps.notes is not None:
         async with run.stage("notes_llm"):
             await deps.notes.publish(run.inv, phase="llm")
+
+
+def _render_note(run: _Run, *, phase: str) -> None:
+    """Store the rendered note on the investigation (what the CLI prints and the API shows)."""
+    if run.deps.note_text is not None and run.inv.analysis is not None:
+        run.inv = run.inv.model_copy(update={"note": run.deps.note_text(run.inv, phase=phase)})

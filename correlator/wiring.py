@@ -12,19 +12,30 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
 from correlator import __version__
+from correlator.evidence import EvidenceSources, gather
+from correlator.llm import InvestigationRefiner, LLMRuntime
 from correlator.metrics import Metrics
-from correlator.models import AlertmanagerWebhook, Investigation, InvestigationStatus
-from correlator.pipeline import Checkpoint, PipelineDeps, investigate
-from correlator.ports import ActiveAlertSource, NoteSink, RuleExprSource, Store
+from correlator.models import (
+    AlertmanagerWebhook,
+    EvidenceBundle,
+    Investigation,
+    InvestigationStatus,
+)
+from correlator.notes import NoteRenderer
+from correlator.outbox_runtime import configured_channels, running_outbox
+from correlator.pipeline import Checkpoint, LLMStage, PipelineDeps, investigate
+from correlator.ports import ActiveAlertSource, NoteSink, Notifier, Store
+from correlator.rules import RankStage, load_ruleset
 from correlator.settings import BackendSettings, Settings
 from correlator.store import SqlStore, StoreEventSink
 from correlator.worker import Runner, owner_id
@@ -71,17 +82,99 @@ class Runtime:
         return run
 
 
-def _pipeline_deps(
-    settings: Settings, store: Store, clients: dict[str, httpx.AsyncClient], metrics: Metrics
-) -> PipelineDeps:
-    """Pipeline collaborators. Evidence, rules, LLM and notes stages plug in here."""
-    rule_expr: RuleExprSource | None = None
-    prometheus = clients.get("prometheus")
-    if prometheus is not None:
-        from connectors.prometheus import PrometheusSource
+def evidence_sources(
+    settings: Settings, clients: dict[str, httpx.AsyncClient], metrics: Metrics, store: Store
+) -> EvidenceSources:
+    """The evidence chain's sources: one connector per configured backend, None otherwise."""
+    from connectors.grafana import GrafanaAnnotations
+    from connectors.loki import LokiSource
+    from connectors.prometheus import PrometheusSource
+    from connectors.tempo import TempoSource
 
-        rule_expr = PrometheusSource(prometheus, settings.prometheus, metrics=metrics)
-    return PipelineDeps(events=StoreEventSink(store), rule_expr=rule_expr)
+    prom = tempo = None
+    if (client := clients.get("prometheus")) is not None:
+        prom = PrometheusSource(client, settings.prometheus, metrics=metrics)
+    if (client := clients.get("tempo")) is not None:
+        tempo = TempoSource(client, settings.tempo, metrics=metrics)
+    loki = grafana = None
+    if (client := clients.get("loki")) is not None:
+        loki = LokiSource(client, settings.loki, metrics=metrics)
+    if (client := clients.get("grafana")) is not None:
+        grafana = GrafanaAnnotations(client, settings.grafana, metrics=metrics)
+    return EvidenceSources(
+        exemplars=prom,
+        metrics=prom,
+        rule_exprs=prom,
+        traces=tempo,
+        trace_search=tempo,
+        logs=loki,
+        annotations=grafana,
+        deploys=store,
+    )
+
+
+def _pipeline_deps(
+    settings: Settings,
+    store: Store,
+    clients: dict[str, httpx.AsyncClient],
+    metrics: Metrics,
+    *,
+    notes: NoteSink | None,
+    llm: LLMOptions,
+) -> PipelineDeps:
+    """Pipeline collaborators: evidence chain, rules, optional LLM stages, note sink.
+
+    The expression lookup by alertname happens inside the evidence chain (``rule_exprs``), so
+    the alert stage gets no ``rule_expr`` of its own (it would ask Prometheus twice).
+    """
+    ruleset = load_ruleset(settings.rules_dir)
+    sources = evidence_sources(settings, clients, metrics, store)
+
+    async def evidence(inv: Investigation) -> EvidenceBundle:
+        return await gather(
+            inv.alert,
+            sources=sources,
+            settings=settings,
+            metric_queries=lambda services: ruleset.metric_queries(inv.alert, services),
+            now=llm.now,
+        )
+
+    refiner: LLMStage | None = None
+    if settings.llm.enabled:
+        refiner = InvestigationRefiner(
+            settings.llm,
+            metrics,
+            llm.runtime or LLMRuntime(),
+            mode=llm.mode,
+            events=StoreEventSink(store),
+            prompts_dir=settings.prompts_dir,
+        )
+    renderer = NoteRenderer(public_url=settings.public_url, llm_configured=settings.llm.enabled)
+    return PipelineDeps(
+        events=StoreEventSink(store),
+        evidence=evidence,
+        rules=RankStage(ruleset),
+        llm=refiner,
+        notes=notes,
+        note_text=renderer.markdown,
+    )
+
+
+def _notifiers(settings: Settings, metrics: Metrics) -> dict[str, Notifier]:
+    """One notifier per configured channel (see ``outbox_runtime.configured_channels``)."""
+    from connectors.pagerduty import PagerDutyNotifier
+    from connectors.slack import SlackNotifier, SlackWebhookNotifier
+    from connectors.webhook import WebhookNotifier
+
+    s, m = settings, metrics
+    builders: dict[str, Callable[[], Notifier]] = {
+        "slack": lambda: SlackNotifier.from_settings(s.slack, metrics=m),
+        "slack_webhook": lambda: SlackWebhookNotifier.from_settings(s.slack, metrics=m),
+        "pagerduty": lambda: PagerDutyNotifier.from_settings(s.pagerduty, metrics=m),
+        "webhook": lambda: WebhookNotifier.from_settings(s.webhook, metrics=m),
+    }
+    notifiers = {channel: builders[channel]() for channel in configured_channels(settings)}
+    return notifiers
 
 
 def _alert_source(
@@ -95,11 +188,27 @@ def _alert_source(
     return AlertmanagerAlerts(client, settings.alertmanager, metrics=metrics)
 
 
+@dataclass(frozen=True)
+class LLMOptions:
+    """How the LLM stages run: ``stream`` for live alerts, ``batch`` for replay/eval/bench
+    (share one ``LLMRuntime`` across cases so its cache and breakers apply)."""
+
+    mode: Literal["stream", "batch"] = "stream"
+    runtime: LLMRuntime | None = None
+    now: datetime | None = None
+
+
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, metrics: Metrics, store: Store | None = None
+    settings: Settings,
+    *,
+    metrics: Metrics,
+    store: Store | None = None,
+    notify: bool = True,
+    llm: LLMOptions | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Open the store (creating the schema) and the backend clients; close them on exit."""
+    """Open the store (creating the schema), the backend clients and, with ``notify`` and a
+    configured channel, the notification outbox and its delivery worker; close them on exit."""
     own_store: SqlStore | None = None
     if store is None:
         own_store = SqlStore(settings.database_url)
@@ -107,14 +216,24 @@ async def open_runtime(
         store = own_store
     clients = build_clients(settings)
     try:
-        yield Runtime(
-            settings=settings,
-            metrics=metrics,
-            store=store,
-            clients=clients,
-            pipeline=_pipeline_deps(settings, store, clients, metrics),
-            alert_source=_alert_source(settings, clients, metrics),
-        )
+        async with AsyncExitStack() as stack:
+            notes: NoteSink | None = None
+            notifiers = _notifiers(settings, metrics) if notify else {}
+            if notifiers and isinstance(store, SqlStore):
+                notes = await stack.enter_async_context(
+                    running_outbox(settings, store.engine, notifiers, metrics=metrics)
+                )
+            deps = _pipeline_deps(
+                settings, store, clients, metrics, notes=notes, llm=llm or LLMOptions()
+            )
+            yield Runtime(
+                settings=settings,
+                metrics=metrics,
+                store=store,
+                clients=clients,
+                pipeline=deps,
+                alert_source=_alert_source(settings, clients, metrics),
+            )
     finally:
         for client in clients.values():
             await client.aclose()
@@ -122,13 +241,25 @@ async def open_runtime(
             await own_store.close()
 
 
-async def investigate_once(webhook: AlertmanagerWebhook, settings: Settings) -> list[Investigation]:
-    """Run the pipeline in-process on every alert of ``webhook`` (temporary SQLite store)."""
+async def investigate_once(
+    webhook: AlertmanagerWebhook,
+    settings: Settings,
+    *,
+    notify: bool = False,
+    llm: LLMOptions | None = None,
+    metrics: Metrics | None = None,
+) -> list[Investigation]:
+    """Run the pipeline in-process on every alert of ``webhook`` (temporary SQLite store).
+
+    Used by ``correlator investigate``, eval, replay and bench: no notes are posted unless
+    ``notify``; the LLM stages (when configured) run in batch mode unless told otherwise.
+    """
     results: list[Investigation] = []
     with tempfile.TemporaryDirectory(prefix="correlator-") as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'once.db'}"
         once = settings.model_copy(update={"database_url": url})
-        async with open_runtime(once, metrics=Metrics()) as rt:
+        opts = llm or LLMOptions(mode="batch")
+        async with open_runtime(once, metrics=metrics or Metrics(), notify=notify, llm=opts) as rt:
             for alert in webhook.to_alerts():
                 await rt.store.create_or_get(alert)
             while (claimed := await rt.store.claim_next(rt.owner, 3600.0)) is not None:

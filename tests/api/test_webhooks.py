@@ -88,7 +88,7 @@ async def test_legacy_shape_is_tolerated(client: httpx.AsyncClient) -> None:
     assert len(r.json()["investigations"]) >= 1
 
 
-async def test_pipeline_runs_to_done_with_expr_and_window_and_no_fake_evidence(
+async def test_pipeline_without_backends_names_what_is_missing_and_accuses_no_one(
     client: httpx.AsyncClient,
 ) -> None:
     inv_id = (await post(client, fixture_bytes(FIRING))).json()["investigations"][0]["id"]
@@ -100,9 +100,19 @@ async def test_pipeline_runs_to_done_with_expr_and_window_and_no_fake_evidence(
     await wait_until(done)
     got = (await client.get(url)).json()
     assert got["expr"] == "demo_queue_depth > 5"
-    assert got["partial"] == "evidence and rules stages not built yet"
-    assert got["evidence"] is None
-    assert got["analysis"] is None
+    assert got["partial"] is None
+    # No backend is configured in this app: every envelope says so, none is invented.
+    by_source: dict[str, set[str]] = {}
+    for item in got["evidence"]["items"]:
+        by_source.setdefault(item["source"], set()).add(item["status"])
+    assert {s for src, st in by_source.items() if src != "correlator" for s in st} == {
+        "not_configured"
+    }
+    assert by_source.get("correlator", {"no_data"}) == {"no_data"}  # our own deploy store: empty
+    assert got["evidence"]["exemplars"] == [] and got["evidence"]["traces"] == []
+    assert got["analysis"]["hypotheses"] == []
+    assert got["analysis"]["insufficient"]["missing"]
+    assert got["note"]
     assert [s["name"] for s in got["stages"]] == ["alert", "evidence", "rules", "llm"]
     assert got["attempts"] == 1
     starts = datetime.fromisoformat(got["alert"]["starts_at"])
