@@ -157,7 +157,7 @@ def _partial(inv: Investigation) -> str | None:
     """Why the investigation is incomplete (skipped stages other than the optional LLM)."""
     skipped = [s.name for s in inv.stages if s.status == "skipped" and s.name != "llm"]
     if "evidence" in skipped and "rules" in skipped:
-        return "evidence and rules stages not built yet"
+        return "evidence and rules stages not configured"
     return f"stages not run: {', '.join(skipped)}" if skipped else None
 
 
@@ -183,13 +183,13 @@ async def _analysis_stages(run: _Run) -> None:
     bundle: EvidenceBundle | None = None
     async with run.stage("evidence") as outcome:
         if deps.evidence is None:
-            outcome.update(status="skipped", detail="evidence stage not built yet")
+            outcome.update(status="skipped", detail="no evidence stage configured")
         else:
             bundle = await deps.evidence(run.inv)
             run.inv = run.inv.model_copy(update={"evidence": bundle})
     async with run.stage("rules") as outcome:
         if deps.rules is None or bundle is None:
-            outcome.update(status="skipped", detail="rules stage not built yet or no evidence")
+            outcome.update(status="skipped", detail="no rules stage configured or no evidence")
         else:
             analysis = await deps.rules(run.inv, bundle)
             top = analysis.top

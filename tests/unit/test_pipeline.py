@@ -71,7 +71,7 @@ async def test_without_hooks_only_the_alert_is_parsed_and_marked_partial() -> No
     deps = PipelineDeps(events=events, tracer=provider.get_tracer("t"))
     out = await investigate(investigation(), deps=deps, settings=Settings(), metrics=metrics)
     assert out.expr == "demo_queue_depth > 5"
-    assert out.partial == "evidence and rules stages not built yet"
+    assert out.partial == "evidence and rules stages not configured"
     assert out.evidence is None
     assert out.analysis is None
     assert [(s.name, s.status) for s in out.stages] == [
