@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,7 @@ def run_demo(scenario: Path, *, port: int, once: bool, timeout: float) -> int:
         return 2
     from correlator.api import create_app
     from correlator.simulator.harness import simulator_settings
+    from correlator.simulator.promproc import free_port
     from correlator.simulator.server import running_simulator, serve_app
 
     with (
@@ -80,17 +82,24 @@ def run_demo(scenario: Path, *, port: int, once: bool, timeout: float) -> int:
         running_simulator(scenario) as sim,
     ):
         print(f"simulator (test/demo double) for {sim.scenario.id}: {sim.url}")
-        base = {"database_url": f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"}
-        try:
-            cm = serve_app(create_app(simulator_settings(sim.url, sim.scenario, base)), port=port)
-            url = cm.__enter__()
-        except OSError:
-            cm = serve_app(create_app(simulator_settings(sim.url, sim.scenario, base)), port=0)
-            url = cm.__enter__()
-        try:
+        port = port if port and _port_free(port) else free_port()
+        base = {
+            "database_url": f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
+            "port": port,
+            "public_url": f"http://127.0.0.1:{port}",
+        }
+        app = create_app(simulator_settings(sim.url, sim.scenario, base))
+        with serve_app(app, port=port) as url:
             return _drive(url, sim.scenario, once=once, timeout=timeout)
-        finally:
-            cm.__exit__(None, None, None)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _drive(url: str, scenario: Any, *, once: bool, timeout: float) -> int:
