@@ -36,8 +36,13 @@ lint: setup
 pytest: setup system-deps
 	$(BIN)/pytest -q -p no:cacheprovider
 
-## test: lint + the whole test suite
-test: lint pytest
+## test: lint + the whole test suite + the accuracy gate on the scenario corpus
+test: lint pytest eval
+
+## eval: run every scenario through simulator + pipeline; fails below the [rules] thresholds
+EVAL_THRESHOLDS ?= --min-ac1 0.85 --min-ac3 0.95 --max-false-accusation 0.05
+eval: setup system-deps
+	$(BIN)/correlator eval tests/scenarios $(EVAL_THRESHOLDS)
 
 ## bench: benchmark harness (writes docs/benchmarks.md and docs/benchmarks.json)
 bench: setup system-deps
