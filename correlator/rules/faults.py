@@ -61,8 +61,14 @@ def _symptom_fault(
         return FaultType.DEPENDENCY_DOWN
     if traffic > 0 and (res == 0 or _resource_fault(tags) is FaultType.RESOURCE_CPU):
         return FaultType.TRAFFIC_SURGE  # more load burns more CPU: the surge is the cause
+    if res > 0 and "socket" in tags:
+        return FaultType.NETWORK_LOSS  # socket/fd exhaustion: connections fail
     if res > 0 and (kind := _resource_fault(tags)) is not None:
         return kind
+    if "flag_new" in tags:
+        return FaultType.FEATURE_FLAG  # a flag turned on where the fault is, nothing else moved
+    if "socket" in tags:
+        return FaultType.NETWORK_LOSS  # socket/fd exhaustion: connections fail
     if "disk" in tags:
         return FaultType.RESOURCE_DISK
     if "oom" in tags:
@@ -100,8 +106,6 @@ def verdict(ctx: Context, service: str, results: dict[SignalName, SignalResult])
         fault = FaultType.DATABASE_SLOW  # e.g. a migration that dropped an index
     elif change is not None:
         fault = CHANGE_FAULT[effective_kind(change)]
-    elif "flag_new" in tags and ctx.baseline:
-        fault = FaultType.FEATURE_FLAG
     else:
         fault = _symptom_fault(service, tags, results)
     return Verdict(fault=fault, change=change, tags=tags, flag=_flag_key(tags, change))

@@ -31,8 +31,7 @@ ANOMALY_SIGNALS = {
     SignalName.LATENCY_ORIGIN: 1.0,
     SignalName.RESOURCE: 1.0,
     SignalName.TRAFFIC: 1.0,
-    SignalName.LOGS: 0.5,
-}
+}  # logs support a ranking but never accuse (nor unlock a change) on their own
 
 
 def anomaly(results: dict[SignalName, SignalResult], service: str) -> float:

@@ -258,3 +258,15 @@ def test_errors_whose_ratio_rose_at_onset_are_corroborated(ruleset: RuleSet) -> 
     assert top is not None
     assert top.service == "payment"
     assert top.scores["error_origin"] == 3.0
+
+
+def test_new_error_logs_alone_accuse_nobody_even_next_to_a_deploy(ruleset: RuleSet) -> None:
+    traces = [shop.healthy() for _ in range(2)] + [shop.healthy(baseline=False) for _ in range(3)]
+    logs = [
+        patterns("auth", pattern("auth", "failed to refresh JWKS cache <*>", 30, new=True)),
+        patterns("cart", pattern("cart", "GET / 200", 10, 10, level="info")),
+    ]
+    deploy = change("auth", 8, to_version="1.9.5")
+    a = rank(bundle(traces=traces, log_patterns=logs, changes=[deploy]), ruleset)
+    assert a.no_fault
+    assert a.hypotheses == []
