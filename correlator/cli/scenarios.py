@@ -67,6 +67,7 @@ def _simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
         shift=not args.no_shift,
     )
+    _sigterm_exits()
     try:
         with running_simulator(args.scenario, cfg, port=args.port) as sim:
             print(f"simulator (test/demo double) for {sim.scenario.id} at {sim.url}")
@@ -81,6 +82,16 @@ def _simulate(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _sigterm_exits() -> None:
+    """SIGTERM unwinds like Ctrl-C, so the Prometheus child is stopped by its PID."""
+    import signal
+
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _exit)
 
 
 def _fmt(v: float | None) -> str:
@@ -140,6 +151,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from correlator.cli.demo import run_demo
+
+    _sigterm_exits()
 
     return run_demo(
         scenarios_dir() / DEMO_SCENARIO, port=args.port, once=args.once, timeout=args.timeout

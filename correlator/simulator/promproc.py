@@ -11,13 +11,23 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-PROMETHEUS_ENV = "CORRELATOR_PROMETHEUS_BIN"
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the child when the process that started it dies (no orphans)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, 15)  # PR_SET_PDEATHSIG, SIGTERM
+    except OSError:
+        return
 
 
 class PrometheusUnavailable(RuntimeError):
@@ -88,6 +98,7 @@ class PrometheusProcess:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         log.close()
         self._wait_ready(ready_timeout)

@@ -304,3 +304,14 @@ def test_backend_down_and_fault_flags(tmp_path: Path) -> None:
     with running_simulator(CHECKOUT, cfg) as s, httpx.Client(base_url=s.url, trust_env=False) as c:
         assert c.get("/api/search", params={"q": "{}"}).status_code == 503
         assert c.get("/api/annotations").status_code == 503
+
+
+def test_hang_rate_holds_requests() -> None:
+    cfg = SimulatorConfig(prometheus=False, hang_rate=1.0, hang_seconds=2.0)
+    with (
+        running_simulator(CHECKOUT, cfg) as s,
+        httpx.Client(base_url=s.url, trust_env=False, timeout=0.3) as c,
+    ):
+        with pytest.raises(httpx.ReadTimeout):
+            c.get("/api/search", params={"q": "{}"})
+        assert c.get("/ready").status_code == 200  # non-backend paths are not affected
