@@ -40,6 +40,7 @@ class ReplayRow(BaseModel):
     service: str | None = None
     fingerprint: str = ""
     starts_at: datetime | None = None
+    expr: str | None = Field(default=None, description="the alert's PromQL, as investigated")
     status: str = "error"
     top_service: str | None = None
     top_statement: str = ""
@@ -128,6 +129,7 @@ def row_from(
     row.alertname, row.fingerprint = inv.alert.alertname, inv.fingerprint
     row.starts_at, row.status = inv.alert.starts_at, str(inv.status)
     row.service = alert_service(inv.alert.labels, settings)
+    row.expr = inv.expr
     row.stages_ms = {s.name: round(s.elapsed_ms, 1) for s in inv.stages}
     analysis = inv.analysis
     if analysis is not None and analysis.hypotheses:

@@ -1,0 +1,96 @@
+"""Record an incident from a live stack, replay the recording offline, get the same answer.
+
+The "live stack" is the simulator on the checkout scenario (real Prometheus + the Tempo/Loki/
+Grafana double), started as in tests/e2e/test_simulator.py. ``record_scenario`` investigates
+the alert live and writes what it read; ``correlator replay --scenarios`` then runs a fresh
+simulator on the recorded directory and must rank the same hypotheses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from correlator.cli import main
+from correlator.replay.record import RecordError, record_scenario
+from correlator.scenario import load_scenario, parse_exemplars
+from correlator.simulator.harness import simulator_settings
+from correlator.simulator.server import running_simulator
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(
+        not (shutil.which("prometheus") and shutil.which("promtool")),
+        reason="needs prometheus + promtool (scripts/system-deps.sh)",
+    ),
+]
+
+CHECKOUT = Path(__file__).resolve().parents[1] / "scenarios" / "checkout-deploy-regression"
+SECRET = "password=hunter2-very-secret"
+
+
+def test_record_then_replay_offline_ranks_the_same(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "checkout-recorded"
+    with running_simulator(CHECKOUT) as sim:
+        settings = simulator_settings(sim.url, sim.scenario)
+        body: dict[str, Any] = json.loads(json.dumps(sim.scenario.alert))
+        body["alerts"][0]["annotations"]["description"] = f"db login failed {SECRET}"
+        result = asyncio.run(record_scenario(body, settings, out))
+        with pytest.raises(RecordError, match="exists"):
+            asyncio.run(record_scenario(body, settings, out))
+    live = result.investigation
+    assert live is not None
+    assert live.analysis is not None
+    live_ranked = [(h.service, str(h.fault_type)) for h in live.analysis.hypotheses]
+    assert live_ranked, "the live run must rank something for the comparison to mean anything"
+
+    # the directory is a valid scenario in the documented format
+    rec = load_scenario(out)
+    assert rec.meta.origin == "recorded"
+    assert rec.traces
+    for tid, trace in rec.traces.items():
+        assert "trace" in trace  # Tempo v2 shape
+        span = trace["trace"]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+        assert span["traceId"] != tid  # base64, as Tempo returns it
+    assert parse_exemplars(rec.metrics_text)
+    assert rec.logs["data"]["result"]
+    assert rec.annotations
+    assert result.counts["exemplars_dropped"] == 0
+    # redaction is on by default: the planted secret is not on disk
+    alert_text = (out / "alert.json").read_text()
+    assert "hunter2" not in alert_text
+    assert "[REDACTED:" in alert_text
+    assert result.redactions
+
+    # offline: a fresh simulator on the recording, through the replay CLI
+    report_dir = tmp_path / "replay"
+    assert main(["replay", "--scenarios", str(out), "--out", str(report_dir)]) == 0
+    capsys.readouterr()
+    report = json.loads((report_dir / "report.json").read_text())
+    (row,) = report["rows"]
+    assert row["key"] == "scenario:checkout-recorded"
+    assert row["error"] is None
+    replayed = [tuple(h.split(":", 1)) for h in row["hypotheses"]]
+    assert replayed == live_ranked
+    assert row["confidence"] == pytest.approx(live.analysis.hypotheses[0].confidence, abs=1e-3)
+
+
+def test_no_redact_keeps_text(tmp_path: Path) -> None:
+    out = tmp_path / "plain"
+    with running_simulator(CHECKOUT) as sim:
+        body: dict[str, Any] = json.loads(json.dumps(sim.scenario.alert))
+        body["alerts"][0]["annotations"]["description"] = SECRET
+        settings = simulator_settings(sim.url, sim.scenario)
+        asyncio.run(record_scenario(body, settings, out, redact=False, title="plain copy"))
+    assert SECRET in (out / "alert.json").read_text()
+    assert yaml.safe_load((out / "scenario.yaml").read_text())["title"] == "plain copy"
