@@ -57,6 +57,38 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _clip_lines(text: str, limit: int) -> str:
+    """Drop whole lines from the end (never cut a link in half) until ``text`` fits."""
+    if len(text) <= limit:
+        return text
+    lines = text.splitlines()
+    # a closing "• …and N more" line is kept: it says where the rest is
+    tail = [lines.pop()] if len(lines) > 1 and lines[-1].startswith("• …") else []
+    while len(lines) > 1 and len("\n".join(lines + tail)) + 2 > limit:
+        lines.pop()
+    return (
+        _clip("\n".join(lines), limit - 2 - sum(len(t) + 1 for t in tail))
+        + "\n…"
+        + "".join("\n" + t for t in tail)
+    )
+
+
+def _pack(text: str, limit: int) -> list[str]:
+    """Split ``text`` at line boundaries into chunks of at most ``limit`` characters."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.splitlines():
+        line = _clip(line, limit)
+        if current and len(current) + 1 + len(line) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 def make_note_environment(*extra: Path) -> SandboxedEnvironment:
     env = make_environment(*extra, TEMPLATES)
     env.filters["mrkdwn"] = mrkdwn_escape
@@ -133,7 +165,8 @@ class NoteRenderer:
         """Evidence details, posted as a thread reply under the main message."""
         ctx = self.view(inv, phase=phase)
         body = self._render("slack/thread.mrkdwn.j2", ctx)
-        return SlackNote(text=_clip(body, SLACK_TEXT_MAX), blocks=[_section(body)])
+        blocks = [_section(chunk) for chunk in _pack(body, SLACK_SECTION_MAX)][:45]
+        return SlackNote(text=_clip_lines(body, SLACK_TEXT_MAX), blocks=blocks)
 
     def pagerduty(self, inv: Investigation, *, phase: str) -> PagerDutyNote:
         ctx = self.view(inv, phase=phase)
@@ -182,11 +215,12 @@ class NoteRenderer:
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SLACK_SECTION_MAX)}}
+    body = _clip_lines(text, SLACK_SECTION_MAX)
+    return {"type": "section", "text": {"type": "mrkdwn", "text": body}}
 
 
 def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, 3000)}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip_lines(text, 3000)}]}
 
 
 def pagerduty_dedup_key(group_key: str, fallback: str) -> str:

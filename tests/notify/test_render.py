@@ -103,3 +103,35 @@ def test_rules_note_before_the_llm_stage_says_pending_when_an_llm_is_configured(
     assert "LLM analysis in progress" in md
     assert "LLM analysis skipped" not in md
     assert "LLM analysis skipped" in renderer().markdown(inv, phase="rules")
+
+
+def test_many_long_links_stay_within_slack_limits_without_cutting_a_link() -> None:
+    inv = factory.rich()
+    assert inv.evidence is not None
+    assert inv.analysis is not None
+    base = inv.evidence.items[0]
+    many = [
+        base.model_copy(update={"id": f"trace:{i:032x}", "link": f"http://g/explore?q={'x' * 600}"})
+        for i in range(60)
+    ]
+    top = inv.analysis.hypotheses[0].model_copy(update={"evidence_ids": [e.id for e in many]})
+    inv = inv.model_copy(
+        update={
+            "evidence": inv.evidence.model_copy(update={"items": many}),
+            "analysis": inv.analysis.model_copy(update={"hypotheses": [top]}),
+        }
+    )
+    r = renderer()
+    for note in (r.slack(inv, phase="rules"), r.slack_thread(inv, phase="rules")):
+        assert len(note.blocks) <= 50
+        for block in note.blocks:
+            texts = [block["text"]["text"]] if "text" in block else []
+            texts += [e["text"] for e in block.get("elements", [])]
+            for text in texts:
+                assert len(text) <= 3000
+                assert text.count("<") == text.count(">")  # every link whole
+    thread = r.slack_thread(inv, phase="rules")
+    assert len(thread.blocks) > 1
+    assert "…and 20 more on" in thread.blocks[-1]["text"]["text"]
+    cause = r.slack(inv, phase="rules").blocks[2]["text"]["text"]
+    assert cause.endswith("…\n• …and 55 more (see the thread)")
