@@ -21,19 +21,24 @@ _KIND_QUERY = {
 
 
 def missing_evidence(ctx: Context) -> tuple[list[str], set[str]]:
-    """(human-readable lines, query keys) for every failed envelope and absent trace."""
-    lines: list[str] = []
+    """(human-readable lines, query keys) for failed envelopes (grouped: one line per backend,
+    kind and error, with a count and an example id) and for absent traces."""
+    groups: dict[tuple[str, str, str, str], list[str]] = {}
     keys: set[str] = set()
     for e in sorted(ctx.bundle.missing(), key=lambda e: e.id):
-        detail = f": {e.error}" if e.error else ""
-        lines.append(f"{e.kind.value} from {e.source} {e.status.value}{detail} ({e.id})")
+        groups.setdefault((e.kind.value, e.source, e.status.value, e.error or ""), []).append(e.id)
         if e.kind in _KIND_QUERY:
             keys.add(_KIND_QUERY[e.kind])
-    exemplar_items = [e for e in ctx.bundle.items if e.kind is EvidenceKind.EXEMPLARS]
-    if exemplar_items and all(e.status is EvidenceStatus.NO_DATA for e in exemplar_items):
-        lines.append("no exemplars for the alert expression")
-        keys.add("exemplars")
+    lines = []
+    for (kind, source, status, error), ids in groups.items():
+        count = f"{len(ids)} x " if len(ids) > 1 else ""
+        detail = f": {error}" if error else ""
+        lines.append(f"{count}{kind} from {source} {status}{detail} (e.g. {ids[0]})")
     if not ctx.incident:
+        exemplar_items = [e for e in ctx.bundle.items if e.kind is EvidenceKind.EXEMPLARS]
+        if exemplar_items and all(e.status is EvidenceStatus.NO_DATA for e in exemplar_items):
+            lines.append("no exemplars for the alert expression")
+            keys.add("exemplars")
         lines.append("no incident traces")
         keys.add("traces")
     return lines, keys

@@ -270,3 +270,17 @@ def test_new_error_logs_alone_accuse_nobody_even_next_to_a_deploy(ruleset: RuleS
     a = rank(bundle(traces=traces, log_patterns=logs, changes=[deploy]), ruleset)
     assert a.no_fault
     assert a.hypotheses == []
+
+
+def test_repeated_backend_failures_are_listed_once_with_a_count(ruleset: RuleSet) -> None:
+    items = [
+        envelope(f"logs:{i:032x}", EvidenceKind.TRACE_LOGS, EvidenceStatus.ERROR, "loki: 503")
+        for i in range(3)
+    ]
+    a = rank(bundle(traces=[shop.payment_fails(), shop.healthy()], extra_items=items), ruleset)
+    assert a.top is not None
+    assert a.insufficient is not None
+    assert a.insufficient.missing == [
+        f"3 x trace_logs from test error: loki: 503 (e.g. logs:{0:032x})"
+    ]
+    assert any("|~" in q for q in a.insufficient.next_queries)
