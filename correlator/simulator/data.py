@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from correlator.scenario import OMExemplar, Scenario, parse_exemplars, resource_spans
+from correlator.scenario import Scenario
+from correlator.scenario_wire import OMExemplar, parse_exemplars, resource_spans
 from correlator.simulator.logql import Entry
 from correlator.simulator.traceql import SpanView
 

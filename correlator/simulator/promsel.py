@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from correlator.scenario import OMExemplar
+from correlator.scenario_wire import OMExemplar
 
 _TOK = re.compile(
     r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')|(?P<range>\[[^\]]*\])'

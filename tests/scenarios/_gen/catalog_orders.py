@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .spec import AlertSpec, DeploySpec, Fault, Flag, Noise, ScenarioSpec
-from .stacks import orders_stack, tweak
+from .stacks import orders_stack
 
 SEQ_SCAN = (
     "SELECT o.id, o.created_at, o.total_cents, oi.sku, oi.qty FROM orders o "

@@ -12,7 +12,7 @@ from urllib.parse import quote_plus
 
 import yaml
 
-from . import emit
+from . import emit, logs
 from .sim import NS, World
 from .spec import AlertSpec, ScenarioSpec
 
@@ -121,7 +121,7 @@ def build(spec: ScenarioSpec, out_root: Path) -> Path:
         "scenario.yaml": _dump_yaml(scenario_yaml(spec)),
         "alert.json": _dump_json(alert_json(spec), pretty=True),
         "metrics.om": emit.metrics_om(spec, built, world, rng),
-        "logs.json": _dump_json(emit.logs_json(spec, sorted(built.logs + emit.noise_logs(spec, rng), key=lambda lr: (lr.ts, lr.service, lr.msg))), pretty=False),
+        "logs.json": _dump_json(logs.logs_json(spec, sorted(built.logs + logs.noise_logs(spec, rng), key=lambda lr: (lr.ts, lr.service, lr.msg))), pretty=False),
         "truth.yaml": _dump_yaml({"root_cause": spec.truth, **({"remediation": spec.remediation} if spec.remediation else {})}),
     }
     if any(d.annotation for d in spec.deploys):
