@@ -112,22 +112,19 @@ def _client_blame(ctx: Context, span: Span, te: TraceEvidence, tags: set[str]) -
     return [(span.service, 1.0, frozenset(tags | {"client_error"}))]
 
 
+_SCHEMES = {"tcp", "udp", "http", "https", "dial", "grpc"}
+
+
 def _dialled_elsewhere(ctx: Context, span: Span, peer: str) -> bool:
-    """The error text names a host:port that is neither the peer nor any known service."""
+    """The error text names a host:port that is neither the peer (maybe qualified, as
+    ``redis-master.cache`` for ``redis``) nor any known service."""
+    mine = norm(peer)
     for m in NAMED_ADDRESS.finditer(_messages(span)):
         host = m.group(1)
-        if (
-            norm(host) != norm(peer)
-            and ctx.resolve(host) is None
-            and host.lower()
-            not in (
-                "tcp",
-                "udp",
-                "http",
-                "https",
-                "dial",
-            )
-        ):
+        other = norm(host)
+        if host.lower() in _SCHEMES or other.startswith(mine) or mine.startswith(other):
+            continue
+        if ctx.resolve(host) is None:
             return True
     return False
 

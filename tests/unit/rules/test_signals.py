@@ -314,3 +314,25 @@ def test_material_rise_floors_keep_small_sparse_counters_quiet() -> None:
     drops = [0.0] * 6 + [0.017, 0.0, 0.017, 0.017, 0.017, 0.033, 0.0, 0.017, 0.017]
     res = resource_saturation(ctx_of(metrics=[series("ad", "packet_drops", drops)]))
     assert res.scores == {}
+
+
+def test_a_qualified_form_of_the_peer_name_in_the_error_is_not_another_address() -> None:
+    msg = "Timeout connecting to redis-master.cache:6379"
+    traces = [shop.checkout_dials("redis", msg) for _ in range(2)]
+    res = error_origin(ctx_of(traces=traces))
+    assert "bad_target" not in res.tags.get("checkout", set())
+    assert res.scores == {"redis": 1.0}
+
+
+def test_a_backend_that_just_changed_owns_its_slow_calls() -> None:
+    old = {"UPDATE stock SET n = n - 1 WHERE sku = $1": 3.0, "SELECT a FROM t WHERE id = $1": 3}
+    new = {"UPDATE stock SET n = n - 1 WHERE sku = $1": 900.0, "SELECT a FROM t WHERE id = $1": 3}
+    traces = [shop.db_calls(old, baseline=True) for _ in range(3)]
+    traces += [shop.db_calls(new, baseline=False) for _ in range(3)]
+    assert max((r := latency_origin(ctx_of(traces=traces))).scores, key=r.scores.__getitem__) == (
+        "checkout"
+    )
+    migration = change("db-primary", 2, kind=ChangeKind.CONFIG, description="drop index")
+    res = latency_origin(ctx_of(traces=traces, changes=[migration]))
+    assert max(res.scores, key=res.scores.__getitem__) == "db-primary"
+    assert {"db", "backend"} <= res.tags["db-primary"]
