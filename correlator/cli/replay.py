@@ -69,7 +69,10 @@ class ProgressBar:
         self.tty = stream.isatty()
 
     def __call__(self, p: Progress) -> None:
-        if p.total == 0:
+        if p.done == 0:
+            if p.skipped:
+                self.stream.write(f"resume: {p.skipped} already done, {p.total} to go\n")
+                self.stream.flush()
             return
         filled = round(self.width * p.done / p.total)
         eta = p.elapsed / p.done * (p.total - p.done) if p.done else None
@@ -83,7 +86,7 @@ class ProgressBar:
         if self.tty:
             end = "\n" if p.done == p.total else ""
             self.stream.write("\r" + text + end)
-        elif p.done:
+        else:
             self.stream.write(text + "\n")
         self.stream.flush()
 
