@@ -103,3 +103,38 @@ def test_invalid_scenario_is_rejected(tmp_path: Path) -> None:
     (bad / "scenario.yaml").write_text("id: bad-one\ntitle: x\norigin: invented\n")
     with pytest.raises(ScenarioError):
         load_scenario(bad)
+
+
+def _copy(tmp_path: Path, name: str = "checkout-deploy-regression") -> Path:
+    import shutil
+
+    dst = tmp_path / name
+    shutil.copytree(SCENARIOS / "checkout-deploy-regression", dst)
+    return dst
+
+
+def test_missing_exemplar_trace_is_rejected(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    s = load_scenario(root)
+    tid = parse_exemplars(s.metrics_text)[0].labels["trace_id"]
+    (root / "traces" / f"{tid}.json").unlink()
+    with pytest.raises(ScenarioError, match="has no traces/"):
+        load_scenario(root)
+
+
+def test_id_must_match_directory_and_trace_file_names(tmp_path: Path) -> None:
+    root = _copy(tmp_path, "renamed")
+    with pytest.raises(ScenarioError, match="differs from directory name"):
+        load_scenario(root)
+    root = _copy(tmp_path)
+    victim = sorted((root / "traces").glob("*.json"))[0]
+    victim.rename(victim.with_name("0" * 32 + ".json"))
+    with pytest.raises(ScenarioError, match="contains trace ids"):
+        load_scenario(root)
+
+
+def test_no_fault_truth_must_not_name_a_service(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    (root / "truth.yaml").write_text("root_cause: {service: a, fault_type: none, change: null}\n")
+    with pytest.raises(ScenarioError):
+        load_truth(root)
