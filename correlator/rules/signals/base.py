@@ -179,8 +179,9 @@ class Context:
 
 
 def children_of(spans: list[Span]) -> dict[str, list[Span]]:
+    """parent span id -> children, each list in (start, span id) order (input order ignored)."""
     out: dict[str, list[Span]] = defaultdict(list)
-    for s in spans:
+    for s in sorted(spans, key=lambda s: (s.start, s.span_id)):
         if s.parent_span_id:
             out[s.parent_span_id].append(s)
     return out

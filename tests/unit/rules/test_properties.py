@@ -87,6 +87,12 @@ def _shuffled(b: EvidenceBundle, seed: int) -> EvidenceBundle:
         values = list(getattr(b, name))
         rnd.shuffle(values)
         fields[name] = values
+    traces = []
+    for te in fields["traces"]:
+        spans = list(te.trace.spans)
+        rnd.shuffle(spans)
+        traces.append(te.model_copy(update={"trace": te.trace.model_copy(update={"spans": spans})}))
+    fields["traces"] = traces
     return b.model_copy(update=fields)
 
 
