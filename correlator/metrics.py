@@ -93,3 +93,14 @@ class Metrics:
         self.outbox_pending = Gauge(
             "correlator_outbox_pending", "Notifications awaiting delivery", registry=r
         )
+        self.scheduler_job_runs_total = Counter(
+            "correlator_scheduler_job_runs_total",
+            "Periodic jobs run by this replica (only the scheduler leader runs them)",
+            ["job"],
+            registry=r,
+        )
+        self.scheduler_leader = Gauge(
+            "correlator_scheduler_leader",
+            "1 while this replica is the scheduler leader (PostgreSQL advisory lock)",
+            registry=r,
+        )

@@ -207,6 +207,16 @@ class Store(Protocol):
 
     async def ping(self) -> bool: ...
 
+    async def try_lead(self) -> bool:
+        """Whether this process is the one replica running the periodic jobs now (taking the
+        leadership when it is free). Single-process databases: always ``True``."""
+        ...
+
+    async def wait_events(self, investigation_id: str, max_wait: float) -> None:
+        """Return when an event of ``investigation_id`` may have been appended by any replica,
+        or after ``max_wait`` seconds (a wake-up hint: read ``events_after`` either way)."""
+        ...
+
     async def list(
         self,
         *,

@@ -6,8 +6,11 @@
 - ``requeue_stuck``: running investigations whose worker lease expired go back to the queue.
 - ``prune``: finished investigations (and deploys) older than ``retention_days`` are deleted.
 
-Each process runs its own scheduler; the jobs are idempotent, so several replicas only repeat
-work (the PostgreSQL issue adds a lock so that one replica runs them).
+Every replica runs its own APScheduler, but a job does its work only on the scheduler leader
+(``Store.try_lead``: a PostgreSQL advisory lock held on a dedicated connection; on SQLite the one
+process leads). Followers re-try the lock at each tick, so when the leader dies another replica
+takes over within one job interval. ``correlator_scheduler_job_runs_total{job}`` counts the runs
+this replica did, ``correlator_scheduler_leader`` says whether it leads.
 """
 
 from __future__ import annotations
@@ -46,9 +49,17 @@ class Jobs:
         self.events = events
         self._wake = wake or (lambda: None)
 
+    async def _lead(self, job: str) -> bool:
+        """Whether to run ``job`` now: only on the scheduler leader (counted when it runs)."""
+        leader = await self.store.try_lead()
+        self.metrics.scheduler_leader.set(1 if leader else 0)
+        if leader:
+            self.metrics.scheduler_job_runs_total.labels(job=job).inc()
+        return leader
+
     async def reconcile(self) -> int:
         """Investigations created for alerts Alertmanager has but no webhook delivered."""
-        if self.alert_source is None:
+        if self.alert_source is None or not await self._lead("reconcile"):
             return 0
         try:
             alerts = await self.alert_source.active_alerts()
@@ -69,6 +80,9 @@ class Jobs:
         return created
 
     async def requeue_stuck(self) -> int:
+        """Running investigations of any replica whose lease expired go back to the queue."""
+        if not await self._lead("requeue_stuck"):
+            return 0
         count = await self.store.requeue_stale(datetime.now(UTC))
         if count:
             log.warning("re-queued %d investigation(s) whose worker lease expired", count)
@@ -76,6 +90,8 @@ class Jobs:
         return count
 
     async def prune(self) -> int:
+        if not await self._lead("prune"):
+            return 0
         cut = datetime.now(UTC) - timedelta(days=self.settings.retention_days)
         count = await self.store.prune(cut)
         if count:

@@ -7,7 +7,6 @@ resumes with the standard ``Last-Event-ID`` header (or ``?after=``).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -127,7 +126,8 @@ async def _stream(
         if idle >= KEEPALIVE_SECONDS:
             yield ": keep-alive\n\n"
             idle = 0.0
-        await asyncio.sleep(POLL_SECONDS)  # polling the shared store, not waiting for a result
+        # woken by any replica's event (PostgreSQL LISTEN/NOTIFY); else polls the shared store
+        await ctx.store.wait_events(investigation_id, POLL_SECONDS)
         idle += POLL_SECONDS
 
 

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from correlator.models import Deploy
 from correlator.ports import StoredEvent
+from correlator.store.coordination import EVENTS_CHANNEL
 from correlator.store.schema import deploys, events
 
 
@@ -29,7 +30,7 @@ class RecordsMixin:
         """A write transaction. On SQLite, this process's writers queue on an asyncio lock
         (FIFO, no busy-handler sleeps); other processes still meet ``busy_timeout``."""
         if self._write_lock is None:
-            async with self._begin() as conn:
+            async with self._engine.begin() as conn:
                 yield conn
             return
         async with self._write_lock, self._engine.begin() as conn:
@@ -90,6 +91,8 @@ class RecordsMixin:
                 )
             )
             key = result.inserted_primary_key
+            if conn.dialect.name == "postgresql":  # wakes SSE streams on every replica at commit
+                await conn.execute(select(func.pg_notify(EVENTS_CHANNEL, investigation_id)))
         assert key is not None
         return int(key[0])
 

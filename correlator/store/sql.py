@@ -1,39 +1,38 @@
 """``SqlStore``: the durable investigation store and work queue on SQLAlchemy async.
 
 Writes go through the write engine, reads through the read engine (``correlator.store.engine``
-explains the SQLite specifics). Everything here is portable SQL, so PostgreSQL (asyncpg) uses the
-same code; the queue claim is an optimistic ``UPDATE ... WHERE status = 'queued'``.
+explains the SQLite specifics). The SQL is portable: PostgreSQL (asyncpg) runs the same code, and
+several replicas may share one PostgreSQL database. The queue claim selects the oldest queued row
+``FOR UPDATE SKIP LOCKED`` (PostgreSQL: concurrent claimers take different rows without waiting;
+SQLite ignores the clause, its single writer serialises claims) and then moves it to running
+under the claimer's lease, guarded by ``WHERE status = 'queued'``. Leases expire: the scheduler
+leader's ``requeue_stale`` puts any replica's expired work back in the queue. The schema comes
+from the Alembic migrations (``correlator.store.migrate``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, func, insert, select, update
+from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
-from correlator.models import Alert, AlertStatus, Investigation, InvestigationStatus
+from correlator.models import AlertStatus, Investigation, InvestigationStatus
+from correlator.store import migrate
+from correlator.store.coordination import EventWaker, LeaderLock
 from correlator.store.engine import is_memory_sqlite, make_engine
-from correlator.store.records import RecordsMixin
-from correlator.store.rows import (
-    ACTIVE,
-    FINISHED,
-    from_row,
-    new_investigation,
-    now,
-    row_values,
-)
-from correlator.store.schema import deploys, events, investigations, metadata
+from correlator.store.intake import IntakeMixin
+from correlator.store.rows import ACTIVE, FINISHED, from_row, now, row_values
+from correlator.store.schema import deploys, events, investigations
 
 
-class SqlStore(RecordsMixin):
-    """``correlator.ports.Store`` on SQLAlchemy async (SQLite WAL by default, PostgreSQL ready)."""
+class SqlStore(IntakeMixin):
+    """``correlator.ports.Store`` on SQLAlchemy async (SQLite WAL by default, or PostgreSQL)."""
 
     def __init__(self, url: str, *, max_attempts: int = 3, busy_timeout_ms: int = 5000) -> None:
         self.url = url
@@ -47,6 +46,8 @@ class SqlStore(RecordsMixin):
             if separate
             else self._engine
         )
+        self._leader = LeaderLock(self._engine)
+        self._waker = EventWaker(self._engine)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -58,12 +59,27 @@ class SqlStore(RecordsMixin):
         """For reads only (SQLite: WAL snapshot reads that never wait for writers)."""
         return self._read
 
+    @property
+    def is_postgres(self) -> bool:
+        return self._engine.dialect.name == "postgresql"
+
     async def create_schema(self) -> None:
-        """``metadata.create_all`` (Alembic migrations replace this with the PostgreSQL issue)."""
-        async with self._begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        """Apply the Alembic migrations up to head (idempotent; safe with replicas starting)."""
+        await migrate.upgrade(self._engine)
+
+    async def try_lead(self) -> bool:
+        """Whether this process is the scheduler leader now (PostgreSQL advisory lock, taken
+        when free; SQLite: always)."""
+        return await self._leader.check()
+
+    async def wait_events(self, investigation_id: str, max_wait: float) -> None:
+        """Until an event of ``investigation_id`` may have been committed, at most ``max_wait`` s
+        (PostgreSQL LISTEN/NOTIFY from any replica; SQLite: just ``max_wait``, i.e. polling)."""
+        await self._waker.wait(investigation_id, max_wait)
 
     async def close(self) -> None:
+        await self._waker.close()
+        await self._leader.release()
         await self._engine.dispose()
         if self._read is not self._engine:
             await self._read.dispose()
@@ -75,97 +91,6 @@ class SqlStore(RecordsMixin):
         except (DBAPIError, OSError):
             return False
         return True
-
-    # -- intake -----------------------------------------------------------------------------
-
-    async def create_or_get(self, alert: Alert) -> tuple[Investigation, bool]:
-        existing = await self._by_key(alert.fingerprint, alert.starts_at)
-        if existing is not None:
-            return existing, False
-        inv = new_investigation(alert)
-        try:
-            async with self._begin() as conn:
-                await conn.execute(insert(investigations).values(**row_values(inv)))
-        except IntegrityError:
-            raced = await self._by_key(alert.fingerprint, alert.starts_at)
-            if raced is None:
-                raise
-            return raced, False
-        return inv, True
-
-    async def create_or_get_many(
-        self, alerts: Sequence[Alert]
-    ) -> builtins.list[tuple[Investigation, bool]]:
-        """``create_or_get`` for a whole webhook in one transaction (one commit, not N)."""
-        keys = {(a.fingerprint, a.starts_at) for a in alerts}
-        found = {(i.fingerprint, i.alert.starts_at): i for i in await self._by_keys(keys)}
-        fresh: dict[tuple[str, datetime], Investigation] = {}
-        for alert in alerts:
-            key = (alert.fingerprint, alert.starts_at)
-            if key not in found and key not in fresh:
-                fresh[key] = new_investigation(alert)
-        if fresh:
-            try:
-                async with self._begin() as conn:
-                    rows = [row_values(inv) for inv in fresh.values()]
-                    await conn.execute(insert(investigations), rows)
-            except IntegrityError:  # raced with another writer: fall back to one by one
-                return [await self.create_or_get(a) for a in alerts]
-        out: builtins.list[tuple[Investigation, bool]] = []
-        for alert in alerts:
-            key = (alert.fingerprint, alert.starts_at)
-            if key in found:
-                out.append((found[key], False))
-            else:
-                out.append((fresh[key], True))
-                found[key] = fresh[key]  # a duplicate later in the same body is not "new"
-        return out
-
-    async def _by_keys(self, keys: set[tuple[str, datetime]]) -> builtins.list[Investigation]:
-        if not keys:
-            return []
-        fingerprints = {f for f, _ in keys}
-        query = select(investigations).where(investigations.c.fingerprint.in_(fingerprints))
-        async with self._read.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        invs = [from_row(r) for r in rows]
-        return [i for i in invs if (i.fingerprint, i.alert.starts_at) in keys]
-
-    async def _by_key(self, fingerprint: str, starts_at: datetime) -> Investigation | None:
-        query = select(investigations).where(
-            investigations.c.fingerprint == fingerprint, investigations.c.starts_at == starts_at
-        )
-        async with self._read.connect() as conn:
-            row = (await conn.execute(query)).first()
-        return from_row(row) if row is not None else None
-
-    async def mark_resolved(
-        self, fingerprint: str, starts_at: datetime, ends_at: datetime | None
-    ) -> Investigation | None:
-        key = and_(
-            investigations.c.fingerprint == fingerprint, investigations.c.starts_at == starts_at
-        )
-        async with self._begin() as conn:
-            row = (await conn.execute(select(investigations).where(key))).first()
-            if row is None:
-                return None
-            inv = from_row(row)
-            alert = inv.alert.model_copy(
-                update={"status": AlertStatus.RESOLVED, "ends_at": ends_at}
-            )
-            inv = inv.model_copy(
-                update={"alert": alert, "alert_status": AlertStatus.RESOLVED, "updated_at": now()}
-            )
-            await conn.execute(
-                update(investigations)
-                .where(investigations.c.id == inv.id)
-                .values(
-                    alert_status=AlertStatus.RESOLVED.value,
-                    updated_at=inv.updated_at,
-                    data=inv.model_dump(mode="json"),
-                )
-            )
-        return inv
 
     # -- work queue -------------------------------------------------------------------------
 
@@ -180,6 +105,7 @@ class SqlStore(RecordsMixin):
             .where(investigations.c.status == InvestigationStatus.QUEUED.value)
             .order_by(investigations.c.created_at, investigations.c.id)
             .limit(1)
+            .with_for_update(skip_locked=True)
         )
         while True:
             async with self._begin() as conn:
@@ -279,7 +205,7 @@ class SqlStore(RecordsMixin):
         A concurrent ``mark_resolved`` wins over the worker's copy of the alert.
         """
         async with self._begin() as conn:
-            query = select(investigations).where(investigations.c.id == inv.id)
+            query = select(investigations).where(investigations.c.id == inv.id).with_for_update()
             row = (await conn.execute(query)).first()
             if row is None:
                 return False
