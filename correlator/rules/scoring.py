@@ -23,7 +23,7 @@ from correlator.rules.remediation import propose
 from correlator.rules.ruleset import RuleSet
 from correlator.rules.schema import SignalName
 from correlator.rules.signals import run_signals
-from correlator.rules.signals.base import Context, SignalResult
+from correlator.rules.signals.base import Context, SignalResult, with_utc_times
 from correlator.rules.signals.changes import effective_kind
 
 ANOMALY_SIGNALS = {
@@ -118,6 +118,7 @@ def _cited(
 
 def rank(bundle: EvidenceBundle, ruleset: RuleSet) -> Analysis:
     """Ranked hypotheses for one bundle (pure, deterministic, cheap)."""
+    bundle = with_utc_times(bundle)
     ctx = Context(bundle, ruleset.thresholds)
     weights = ruleset.weights_for(bundle.alert)
     results = run_signals(ctx)

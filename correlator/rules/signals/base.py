@@ -7,6 +7,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 
 from correlator.models import EvidenceBundle, Span, SpanKind, TraceEvidence
@@ -176,6 +177,42 @@ class Context:
                 if parent is not None and parent.service != s.service:
                     g[parent.service].add(s.service)
         return dict(g)
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def _span_utc(te: TraceEvidence) -> TraceEvidence:
+    if all(s.start.tzinfo and s.end.tzinfo for s in te.trace.spans):
+        return te
+    spans = [
+        s.model_copy(update={"start": _utc(s.start), "end": _utc(s.end)}) for s in te.trace.spans
+    ]
+    return te.model_copy(update={"trace": te.trace.model_copy(update={"spans": spans})})
+
+
+def with_utc_times(bundle: EvidenceBundle) -> EvidenceBundle:
+    """The bundle with naive datetimes read as UTC (comparing naive with aware raises); the same
+    object when everything is already aware, which is the normal case."""
+    naive = (
+        bundle.onset.tzinfo is None
+        or any(c.time.tzinfo is None for c in bundle.changes)
+        or any(
+            s.start.tzinfo is None or s.end.tzinfo is None
+            for te in bundle.traces
+            for s in te.trace.spans
+        )
+    )
+    if not naive:
+        return bundle
+    return bundle.model_copy(
+        update={
+            "onset": _utc(bundle.onset),
+            "changes": [c.model_copy(update={"time": _utc(c.time)}) for c in bundle.changes],
+            "traces": [_span_utc(te) for te in bundle.traces],
+        }
+    )
 
 
 def children_of(spans: list[Span]) -> dict[str, list[Span]]:

@@ -284,3 +284,13 @@ def test_repeated_backend_failures_are_listed_once_with_a_count(ruleset: RuleSet
         f"3 x trace_logs from test error: loki: 503 (e.g. logs:{0:032x})"
     ]
     assert any("|~" in q for q in a.insufficient.next_queries)
+
+
+def test_naive_change_times_are_read_as_utc(ruleset: RuleSet) -> None:
+    traces = [shop.payment_fails(version="2.0") for _ in range(2)] + [shop.healthy()]
+    c = change("payment", 5, to_version="2.0")
+    naive = c.model_copy(update={"time": c.time.replace(tzinfo=None)})
+    top = rank(bundle(traces=traces, changes=[naive]), ruleset).top
+    assert top is not None
+    assert top.suspect_change is not None
+    assert top.suspect_change.evidence_id == c.evidence_id
