@@ -17,11 +17,22 @@ SVG_W, SVG_H, PAD = 640.0, 140.0, 8.0
 
 
 def exemplar_trace(inv: Investigation) -> TraceEvidence | None:
-    traces = inv.evidence.traces if inv.evidence else []
-    for t in traces:
-        if t.from_exemplar and not t.baseline and t.trace.spans:
-            return t
-    return next((t for t in traces if t.trace.spans and not t.baseline), None)
+    """The trace to draw: one the top hypothesis cites, preferring one with an erroring root.
+
+    Order: cited with a root-most error span, any exemplar trace with one, cited, exemplar.
+    """
+    traces = [t for t in (inv.evidence.traces if inv.evidence else []) if t.trace.spans]
+    traces = [t for t in traces if not t.baseline]
+    if not traces:
+        return None
+    top = inv.analysis.top if inv.analysis else None
+    cited = top.evidence_ids if top else []
+
+    def rank(t: TraceEvidence) -> tuple[int, int, int]:
+        pos = cited.index(t.evidence_id) if t.evidence_id in cited else len(cited)
+        return (0 if t.analysis.root_error_span_id else 1, 0 if t.from_exemplar else 1, pos)
+
+    return min(traces, key=rank)
 
 
 def _depths(spans: list[Span]) -> dict[str, int]:
@@ -134,19 +145,25 @@ def metric_timeline(inv: Investigation) -> dict[str, Any] | None:
         return SVG_H - PAD - (v - lo) / span * (SVG_H - 2 * PAD)
 
     line = " ".join(f"{_x(t, t0, t1):.1f},{y(v):.1f}" for t, v in pts)
-    markers = []
-    for ch in bundle.changes:
+    markers: list[dict[str, Any]] = []
+    for ch in sorted(bundle.changes, key=lambda c: c.time):
         ts = ch.time.timestamp()
-        if t0 <= ts <= t1:
-            label = ch.to_version or ch.flag_key or str(ch.kind)
-            markers.append(
-                {
-                    "x": round(_x(ts, t0, t1), 1),
-                    "label": f"{ch.service} {label}",
-                    "kind": "deploy" if ch.kind is ChangeKind.DEPLOY else str(ch.kind),
-                    "time": _hhmm(ch.time),
-                }
-            )
+        if not t0 <= ts <= t1:
+            continue
+        label = f"{ch.service} {ch.to_version or ch.to_commit or ch.flag_key or ch.kind}"
+        x = round(_x(ts, t0, t1), 1)
+        # the same change seen by several sources (deploy API, Grafana, traces) is drawn once
+        if any(m["label"] == label and abs(m["x"] - x) < 12 for m in markers):
+            continue
+        markers.append(
+            {
+                "x": x,
+                "label": label,
+                "kind": "deploy" if ch.kind is ChangeKind.DEPLOY else str(ch.kind),
+                "time": _hhmm(ch.time),
+                "label_y": 12 + 12 * (len(markers) % 4),
+            }
+        )
     return {
         "name": series.name,
         "query": series.query,

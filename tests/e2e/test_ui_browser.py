@@ -198,5 +198,17 @@ async def test_checkout_scenario_list_and_detail(
     for stage in inv.stages:
         await expect(page.locator(f'#timeline li[data-stage="{stage.name}"]')).to_be_visible()
     await expect(page.locator("#live-state")).to_have_text("finished")
+    # what the rules found: the 2.4.1 deploy (7a3f9c2) of checkout-api, a proposed rollback
+    top = page.locator("#hypotheses ol.hyps > li.top")
+    await expect(top).to_contain_text("checkout-api")
+    await expect(top).to_contain_text("7a3f9c2")
+    await expect(page.locator("#remediation")).to_contain_text("proposed, not executed")
+    await expect(page.locator("#remediation pre.cmd")).to_contain_text("rollout undo")
+    # the exemplar trace as a waterfall with the root-most error span highlighted
+    await expect(page.locator("#trace .span-row").first).to_be_visible()
+    await expect(page.locator("#trace .span-row.root-error")).to_have_count(1)
+    # deploy markers on the metric timeline
+    await expect(page.locator("svg.metric polyline.series")).to_have_count(1)
+    assert await page.locator("svg.metric g.marker").count() >= 1
     await page.screenshot(path=str(ARTIFACTS / "ui-checkout-detail.png"), full_page=True)
     await page.close()
