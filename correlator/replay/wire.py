@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from correlator.evidence.promql import escape_regex, quote
-from correlator.scenario import trace_ids_in
+from correlator.scenario_wire import trace_ids_in
 from correlator.settings import BackendSettings
 
 _IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")

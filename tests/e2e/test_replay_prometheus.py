@@ -2,9 +2,10 @@
 
 The test starts ``/usr/bin/prometheus`` (Debian package) on loopback with a tiny in-test scrape
 target (an ``http.server`` thread exposing ``demo_queue_depth 10``) and an alerting rule
-``demo_queue_depth > 5`` (``for: 0s``, 1 s scrape/evaluation). Once ``ALERTS`` holds firing
-samples (polled with a deadline), the CLI reads the history through prometheus-api-client and
-investigates each alert against the same Prometheus at the historical time.
+``demo_queue_depth > 5`` (``for: 0s``, 1 s scrape/evaluation), sending to a real Alertmanager.
+Once ``ALERTS`` holds firing samples (polled with a deadline), the CLI reads the history through
+prometheus-api-client and investigates each alert against the same Prometheus at the historical
+time; the replayed fingerprint and ``startsAt`` must equal what Alertmanager itself holds.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ from tests.e2e._proc import Proc, free_port, http_ok, poll
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(180)]
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+AM_BIN = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+AM_CONFIG = {
+    "route": {"receiver": "null", "group_by": ["alertname"], "group_wait": "1s"},
+    "receivers": [{"name": "null"}],
+}
 EXPR = "demo_queue_depth > 5"
 
 
@@ -56,7 +62,32 @@ def target() -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory, target: int) -> Iterator[str]:
+def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if AM_BIN is None:
+        pytest.skip("prometheus-alertmanager not installed (scripts/system-deps.sh)")
+    tmp = tmp_path_factory.mktemp("replay-am")
+    (tmp / "am.yml").write_text(yaml.safe_dump(AM_CONFIG))
+    port = free_port()
+    argv = [
+        AM_BIN,
+        f"--config.file={tmp / 'am.yml'}",
+        f"--storage.path={tmp / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
+    proc = Proc("alertmanager", argv, log=tmp / "am.log", env={"PATH": "/usr/bin:/bin"}, cwd=tmp)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        poll(lambda: http_ok(f"{url}/-/ready"), timeout=30, what="alertmanager /-/ready")
+        yield url
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    tmp_path_factory: pytest.TempPathFactory, target: int, alertmanager: str
+) -> Iterator[str]:
     if not Path(PROMETHEUS).exists():
         pytest.skip("prometheus binary not installed (scripts/system-deps.sh)")
     tmp = tmp_path_factory.mktemp("replay-prom")
@@ -83,6 +114,11 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, target: int) -> Iterato
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(tmp / "rules.yml")],
+        "alerting": {
+            "alertmanagers": [
+                {"static_configs": [{"targets": [alertmanager.removeprefix("http://")]}]}
+            ]
+        },
         "scrape_configs": [
             {
                 "job_name": "queue",
@@ -125,8 +161,16 @@ def firing_samples(url: str) -> int:
     return sum(len(s["values"]) for s in doc.get("data", {}).get("result", []))
 
 
+def am_alerts(url: str) -> list[dict[str, Any]]:
+    try:
+        got: list[dict[str, Any]] = httpx.get(f"{url}/api/v2/alerts", timeout=2).json()
+    except (httpx.HTTPError, ValueError):
+        return []
+    return got
+
+
 def test_replay_since_finds_and_investigates_fired_alerts(
-    prometheus: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    prometheus: str, alertmanager: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     since = datetime.now(UTC) - timedelta(minutes=1)
     poll(
@@ -175,6 +219,14 @@ def test_replay_since_finds_and_investigates_fired_alerts(
     assert any(s == "ok" for s in row["evidence"].get("metric", {})), row["evidence"]
     assert report["summary"]["by_alertname"]["QueueBacklog"]["alerts"] == 1
     assert row["expr"] == EXPR  # rebuilt generatorURL carries the rule's PromQL
+
+    # what the real Alertmanager received for the same alert
+    poll(lambda: bool(am_alerts(alertmanager)), timeout=30, what="alert in Alertmanager")
+    (held,) = am_alerts(alertmanager)
+    assert held["labels"] == labels
+    assert row["fingerprint"] == held["fingerprint"]
+    am_start = datetime.fromisoformat(held["startsAt"].replace("Z", "+00:00"))
+    assert abs((started - am_start).total_seconds()) < 0.002
 
     # a filter that matches nothing finds nothing (the selector really filters)
     none = [
