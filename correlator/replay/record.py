@@ -39,7 +39,7 @@ from correlator.replay.runner import quiet_settings
 from correlator.replay.sources import SourceError, split_webhook
 from correlator.replay.wire import Wire, metric_names
 from correlator.scenario import ScenarioError, ScenarioMeta, load_scenario
-from correlator.settings import Settings
+from correlator.settings import BackendSettings, Settings
 
 MAX_TRACES = 200
 KEEP_KEYS = frozenset(
@@ -197,6 +197,29 @@ def _merge_streams(bodies: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], se
     return body, sm_keys
 
 
+def operator_settings(settings: Settings) -> dict[str, Any]:
+    """Non-default, non-connection settings of the live stack (scenario.yaml ``settings``).
+
+    Service/trace-id labels, templates, windows: what the offline replay needs to read the
+    recording the way the live run read the backends. URLs, timeouts, auth and secrets are left out.
+    """
+    connection = set(BackendSettings.model_fields)
+    out: dict[str, Any] = {}
+    for section in ("prometheus", "tempo", "loki", "grafana"):
+        cfg = getattr(settings, section)
+        default, dumped = type(cfg)(), cfg.model_dump(mode="json")
+        diff = {
+            name: dumped[name]
+            for name in type(cfg).model_fields
+            if name not in connection and getattr(cfg, name) != getattr(default, name)
+        }
+        if diff:
+            out[section] = diff
+    if settings.change_lookback_seconds != Settings.model_fields["change_lookback_seconds"].default:
+        out["change_lookback_seconds"] = settings.change_lookback_seconds
+    return out
+
+
 def _one_alert(body: dict[str, Any]) -> dict[str, Any]:
     try:
         items = split_webhook(body, "jsonl")
@@ -224,13 +247,14 @@ class _Fetched:
     sm_keys: set[str] = field(default_factory=set)
     annotations: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 async def _fetch(
     inv: Investigation, settings: Settings, now: datetime, scrub: _Scrub, wire: Wire
 ) -> _Fetched:
     start, end = _window(inv, settings, now)
-    out = _Fetched()
+    out = _Fetched(settings=operator_settings(settings))
     groups = await wire.exemplars(start, end)
     known = await wire.prom_names()
     names = metric_names(_prom_queries(inv, settings), known)
@@ -319,6 +343,8 @@ def _meta(
     }
     if f.sm_keys:
         meta["loki"] = {"structured_metadata": sorted(f.sm_keys)}
+    if f.settings:
+        meta["settings"] = f.settings
     try:
         ScenarioMeta.model_validate(meta)
     except ValidationError as exc:

@@ -33,15 +33,19 @@ pytestmark = [
     ),
 ]
 
-CHECKOUT = Path(__file__).resolve().parents[1] / "scenarios" / "checkout-deploy-regression"
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+CHECKOUT = SCENARIOS / "checkout-deploy-regression"
+# the second one needs an operator setting (loki.service_labels: [app]) carried into the recording
+LIVE = [CHECKOUT, SCENARIOS / "label-app-inventory-exception"]
 SECRET = "password=hunter2-very-secret"
 
 
+@pytest.mark.parametrize("live_stack", LIVE, ids=lambda p: p.name)
 def test_record_then_replay_offline_ranks_the_same(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    live_stack: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = tmp_path / "checkout-recorded"
-    with running_simulator(CHECKOUT) as sim:
+    out = tmp_path / "incident-recorded"
+    with running_simulator(live_stack) as sim:
         settings = simulator_settings(sim.url, sim.scenario)
         body: dict[str, Any] = json.loads(json.dumps(sim.scenario.alert))
         body["alerts"][0]["annotations"]["description"] = f"db login failed {SECRET}"
@@ -57,6 +61,7 @@ def test_record_then_replay_offline_ranks_the_same(
     # the directory is a valid scenario in the documented format
     rec = load_scenario(out)
     assert rec.meta.origin == "recorded"
+    assert rec.meta.settings == sim.scenario.meta.settings
     assert rec.traces
     for tid, trace in rec.traces.items():
         assert "trace" in trace  # Tempo v2 shape
@@ -64,7 +69,7 @@ def test_record_then_replay_offline_ranks_the_same(
         assert span["traceId"] != tid  # base64, as Tempo returns it
     assert parse_exemplars(rec.metrics_text)
     assert rec.logs["data"]["result"]
-    assert rec.annotations
+    assert bool(rec.annotations) == bool(sim.scenario.annotations)
     assert result.counts["exemplars_dropped"] == 0
     # redaction is on by default: the planted secret is not on disk
     alert_text = (out / "alert.json").read_text()
@@ -78,7 +83,7 @@ def test_record_then_replay_offline_ranks_the_same(
     capsys.readouterr()
     report = json.loads((report_dir / "report.json").read_text())
     (row,) = report["rows"]
-    assert row["key"] == "scenario:checkout-recorded"
+    assert row["key"] == "scenario:incident-recorded"
     assert row["error"] is None
     replayed = [tuple(h.split(":", 1)) for h in row["hypotheses"]]
     assert replayed == live_ranked
