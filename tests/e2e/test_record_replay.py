@@ -90,12 +90,32 @@ def test_record_then_replay_offline_ranks_the_same(
     assert row["confidence"] == pytest.approx(live.analysis.hypotheses[0].confidence, abs=1e-3)
 
 
-def test_no_redact_keeps_text(tmp_path: Path) -> None:
+def test_record_cli_no_redact_keeps_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "plain"
     with running_simulator(CHECKOUT) as sim:
         body: dict[str, Any] = json.loads(json.dumps(sim.scenario.alert))
         body["alerts"][0]["annotations"]["description"] = SECRET
-        settings = simulator_settings(sim.url, sim.scenario)
-        asyncio.run(record_scenario(body, settings, out, redact=False, title="plain copy"))
+        (tmp_path / "alert.json").write_text(json.dumps(body))
+        cfg = {n: {"url": sim.url} for n in ("prometheus", "tempo", "loki", "grafana")}
+        (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+        argv = [
+            "--config",
+            str(tmp_path / "c.yaml"),
+            "record",
+            str(tmp_path / "alert.json"),
+            "--out",
+            str(out),
+            "--no-redact",
+            "--title",
+            "plain copy",
+        ]
+        assert main(argv) == 0
+        printed = capsys.readouterr().out
+        assert main(argv) == 2  # never overwrites a recording
+    assert f"recorded {out}" in printed
+    assert "live top hypothesis: checkout-api (deploy_regression)" in printed
+    assert "exists" in capsys.readouterr().err
     assert SECRET in (out / "alert.json").read_text()
     assert yaml.safe_load((out / "scenario.yaml").read_text())["title"] == "plain copy"
