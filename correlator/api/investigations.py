@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from correlator.api.context import AppContext, get_context, require_read_token
 from correlator.models import AlertStatus, Investigation, InvestigationStatus
+from correlator.outbox import Outbox
 from correlator.ports import StoredEvent
 from correlator.store import alert_service
 
@@ -95,6 +96,8 @@ async def get_investigation(
     inv = await ctx.store.get(investigation_id)
     if inv is None:
         raise HTTPException(status_code=404, detail="no such investigation")
+    if isinstance(ctx.note_sink, Outbox):  # delivery state lives in the outbox table
+        inv = await ctx.note_sink.with_notifications(inv)
     return inv
 
 

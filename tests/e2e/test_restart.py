@@ -206,13 +206,14 @@ LEGACY = FIXTURE.parent / "prometheus-msteams_prom_post_request.json"
 
 
 def test_kill_9_while_a_backend_call_hangs(service: Service, tmp_path: Path) -> None:
-    """The legacy alert has no generatorURL, so the alert stage asks Prometheus for the rule
+    """The legacy alert has no generatorURL, so the evidence chain asks Prometheus for the rule
     expression; Prometheus never answers, the process is killed mid-call, and the restarted
     service (Prometheus now refusing connections) finishes it with the failure recorded."""
     hang = HangingBackend()
     service.env |= {
         "CORRELATOR_PROMETHEUS__URL": hang.url,
         "CORRELATOR_PROMETHEUS__TIMEOUT_SECONDS": "600",
+        "CORRELATOR_EVIDENCE_DEADLINE_SECONDS": "600",
     }
     first = service.start()
     procs = [first]
@@ -237,11 +238,11 @@ def test_kill_9_while_a_backend_call_hangs(service: Service, tmp_path: Path) -> 
             )
             inv = client.get(f"{service.url}/api/v1/investigations/{inv_id}").json()
             assert inv["attempts"] == 2
-            alert_stage = inv["stages"][0]
-            assert alert_stage["name"] == "alert"
-            assert alert_stage["status"] == "error"
-            assert "prometheus" in alert_stage["detail"]
-            assert inv["expr"] is None
+            (rule_expr,) = [i for i in inv["evidence"]["items"] if i["kind"] == "rule_expr"]
+            assert rule_expr["source"] == "prometheus"
+            assert rule_expr["status"] == "error"
+            assert rule_expr["error"]
+            assert inv["evidence"]["expr"] is None
     finally:
         hang.close()
         for proc in procs:
