@@ -9,6 +9,8 @@ transactional), on SQLite the write engine's ``BEGIN IMMEDIATE`` serialises it.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from pathlib import Path
 
 from alembic import command
@@ -45,9 +47,25 @@ def _current(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
+_UPGRADE_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _upgrade_lock() -> asyncio.Lock:
+    """One upgrade at a time per event loop: Alembic's ``context``/``op`` are module-global proxies,
+    so two concurrent upgrades in one process (e.g. ``replay -j N`` running ``investigate_once``
+    in parallel, each with its own SQLite file) would run DDL on each other's connection."""
+    loop = asyncio.get_running_loop()
+    lock = _UPGRADE_LOCKS.get(loop)
+    if lock is None:
+        lock = _UPGRADE_LOCKS[loop] = asyncio.Lock()
+    return lock
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> str | None:
     """Apply migrations up to ``revision`` in one transaction; returns the revision now applied."""
-    async with engine.begin() as conn:
+    async with _upgrade_lock(), engine.begin() as conn:
         await conn.run_sync(_upgrade, revision)
         return await conn.run_sync(_current)
 
