@@ -58,11 +58,13 @@ async def running_app(settings: Settings, deps: AppDeps) -> AsyncIterator[httpx.
 
 
 @pytest.fixture
-async def make_client(tmp_path: Path) -> AsyncIterator[MakeClient]:
+async def make_client(tmp_path: Path, database_url: str) -> AsyncIterator[MakeClient]:
+    """Apps on SQLite and on PostgreSQL (``database_url`` in ``tests/conftest.py``)."""
     async with AsyncExitStack() as stack:
 
         async def factory(deps: AppDeps | None = None, **overrides: Any) -> httpx.AsyncClient:
             deps = deps or AppDeps(run_scheduler=False, worker_poll_seconds=0.2)
+            overrides.setdefault("database_url", database_url)
             settings = make_settings(tmp_path, **overrides)
             return await stack.enter_async_context(running_app(settings, deps))
 

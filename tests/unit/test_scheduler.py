@@ -15,8 +15,9 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "alertmanager"
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    s = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+async def store(database_url: str) -> AsyncIterator[SqlStore]:
+    """On SQLite and on PostgreSQL (``tests/conftest.py``)."""
+    s = SqlStore(database_url)
     await s.create_schema()
     yield s
     await s.close()

@@ -37,8 +37,9 @@ async def until(cond: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> N
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    s = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+async def store(database_url: str) -> AsyncIterator[SqlStore]:
+    """On SQLite and on PostgreSQL (``tests/conftest.py``)."""
+    s = SqlStore(database_url)
     await s.create_schema()
     yield s
     await s.close()
