@@ -88,6 +88,9 @@ def _symptom_fault(
         return FaultType.NETWORK_DELAY
     if "db" in tags and lat > 0:
         return FaultType.DATABASE_SLOW
+    if lat > 0 and err == 0 and not tags & {"exception", "bad_response", "client_error"}:
+        # slower, nothing failing, no resource/db/flag/change to explain it: time on the wire
+        return FaultType.NETWORK_DELAY
     return FaultType.CODE_ERROR
 
 

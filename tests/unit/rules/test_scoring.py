@@ -294,3 +294,10 @@ def test_naive_change_times_are_read_as_utc(ruleset: RuleSet) -> None:
     assert top is not None
     assert top.suspect_change is not None
     assert top.suspect_change.evidence_id == c.evidence_id
+
+
+def test_slower_with_nothing_failing_or_explaining_it_is_network_delay(ruleset: RuleSet) -> None:
+    traces = [shop.healthy() for _ in range(3)] + [shop.payment_slow(600) for _ in range(3)]
+    top = rank(bundle(traces=traces, the_alert=alert("CheckoutLatencyHigh")), ruleset).top
+    assert top is not None
+    assert (top.service, top.fault_type) == ("payment", FaultType.NETWORK_DELAY)
