@@ -139,15 +139,24 @@ class OutboxStore:
     async def claim(
         self, message_key: str, owner: str, now: datetime, lease_seconds: float
     ) -> list[NotificationRow]:
-        """Lease every open row of ``message_key`` to ``owner``; newest (by phase, time) last."""
+        """Lease every open row of ``message_key`` to ``owner``; newest (by phase, time) last.
+
+        Rows another replica is claiming right now are skipped (PostgreSQL ``FOR UPDATE SKIP
+        LOCKED``; SQLite ignores it, its one writer serialises claims), so a note is posted once.
+        """
+        free = (
+            select(notifications.c.id)
+            .where(
+                notifications.c.message_key == message_key,
+                notifications.c.state.in_(OPEN),
+                or_(notifications.c.lease_until.is_(None), notifications.c.lease_until < now),
+            )
+            .with_for_update(skip_locked=True)
+        )
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(notifications)
-                .where(
-                    notifications.c.message_key == message_key,
-                    notifications.c.state.in_(OPEN),
-                    or_(notifications.c.lease_until.is_(None), notifications.c.lease_until < now),
-                )
+                .where(notifications.c.id.in_(free))
                 .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds))
             )
             result = await conn.execute(

@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from sqlalchemy import Connection, text
 
 from correlator.models import Alert, AlertmanagerWebhook
 from correlator.store import SqlStore, migrate
+from correlator.store.outbox import OutboxStore
 from correlator.store.schema import metadata
 
 FIXTURE = (
@@ -180,3 +181,38 @@ async def test_an_event_appended_by_one_replica_wakes_a_stream_on_another(pg_url
     finally:
         await a.close()
         await b.close()
+
+
+async def test_an_outbox_message_is_claimed_by_one_replica(database_url: str) -> None:
+    stores = [SqlStore(database_url) for _ in range(3)]
+    await stores[0].create_schema()
+    outboxes = [OutboxStore(s.engine) for s in stores]
+    at = datetime.now(UTC)
+    row = {
+        "id": "n1",
+        "investigation_id": "i1",
+        "channel": "webhook",
+        "kind": "post",
+        "target": "",
+        "message_key": "i1:webhook",
+        "phase": "rules",
+        "seq": 1,
+        "payload": {},
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": at,
+        "expires_at": at + timedelta(hours=1),
+        "created_at": at,
+        "updated_at": at,
+        "idempotency_key": "i1:webhook:rules",
+    }
+    try:
+        inserted = await asyncio.gather(*(o.enqueue([row]) for o in outboxes))
+        assert sum(inserted) == 1
+        claims = await asyncio.gather(
+            *(o.claim("i1:webhook", f"r{n}", at, 30) for n, o in enumerate(outboxes * 3))
+        )
+        assert sorted(len(c) for c in claims) == [0] * 8 + [1]
+    finally:
+        for s in stores:
+            await s.close()
