@@ -198,6 +198,21 @@ DEMO: list[ScenarioSpec] = [
     ),
     _demo(
         "none",
+        id="frontend-deploy-decoy-currency-delay",
+        title="frontend 2.0.4 ships; the slowdown is network delay to currency",
+        description=(
+            "frontend (the alerting service) is deployed a minute before onset and is innocent; "
+            "a bad node adds ~300 ms to every packet to currency, which frontend calls on every page."
+        ),
+        onset="2026-11-09T16:25:00Z",
+        tags=("network-delay", "victim-deploy"),
+        faults=(Fault("network_delay", "currency", ms=300.0, ramp=15.0),),
+        deploys=(DeploySpec("frontend", -60.0, "2.0.4", "d81b5f0", description="new product card"),),
+        alert=LATENCY_FRONTEND,
+        truth={"service": "currency", "fault_type": "network_delay", "change": None},
+    ),
+    _demo(
+        "none",
         id="label-service-name-cart-delay",
         title="network delay to cart (labels: service_name)",
         description="A noisy neighbour on cart's node adds 250 ms to every packet to cart; metrics use service_name.",

@@ -221,6 +221,48 @@ ORDERS: list[ScenarioSpec] = [
         remediation="recreate idx_stock_sku (or revert migration 0042)",
     ),
     _orders(
+        id="victim-deploy-payment-config-push",
+        title="checkout-api deploys, but a payment-gateway config push causes the slowdown",
+        description=(
+            "checkout-api 2.5.0 (the alerting service) ships 2 minutes before onset and is innocent. "
+            "A config push to payment-gateway lowers the acquirer connection pool and adds ~900 ms "
+            "to most charges."
+        ),
+        onset="2026-10-29T10:40:00Z",
+        tags=("config", "decoy-deploy", "victim-deploy"),
+        faults=(Fault("latency", "payment-gateway", rate=0.8, ms=900.0, ramp=20.0,
+                      log="acquirer pool exhausted, waited {ms}ms for a connection"),),
+        deploys=(
+            DeploySpec("checkout-api", -120.0, "2.5.0", "91c7d3e", description="receipt e-mail template"),
+            DeploySpec("payment-gateway", -20.0, "cfg-377", "c5a0f12", kind="config",
+                       description="acquirer.pool.max 64 -> 4", changes_version=False),
+        ),
+        alert=AlertSpec("CheckoutLatencyP95High", "checkout-api", "latency", 0.5,
+                        "p95 latency of checkout-api above 500ms for 2m"),
+        truth={"service": "payment-gateway", "fault_type": "config_change",
+               "change": {"version": "cfg-377", "commit": "c5a0f12"}},
+        remediation="revert payment-gateway config cfg-377 (acquirer.pool.max back to 64)",
+    ),
+    _orders(
+        id="error-log-decoy-inventory-cpu",
+        title="a loud new auth-svc error at onset hides an inventory CPU hog",
+        description=(
+            "At the same minute auth-svc starts logging a new, frequent but harmless error (a "
+            "deprecated claim), inventory saturates its CPU (runaway regex on SKU search) and "
+            "checkout slows down."
+        ),
+        onset="2026-10-31T18:15:00Z",
+        tags=("cpu", "log-decoy"),
+        faults=(Fault("cpu", "inventory", mult=4.0, ramp=30.0),
+                Fault("latency", "inventory", rate=0.7, ms=500.0, ramp=30.0)),
+        noise=(*BASE_NOISE,
+               Noise("auth-svc", "token claim 'scp' is deprecated, use 'scope' (client=web-{n})", "error",
+                     25.0, start=0.0)),
+        alert=AlertSpec("CheckoutLatencyP95High", "checkout-api", "latency", 0.5,
+                        "p95 latency of checkout-api above 500ms for 2m"),
+        truth={"service": "inventory", "fault_type": "resource_cpu", "change": None},
+    ),
+    _orders(
         id="control-latency-blip",
         title="no fault: a one-minute latency blip trips a tight p95 alert",
         description="A short GC/blip on checkout-api recovers by itself; an auth-svc deploy is nearby. Nothing to fix.",
