@@ -50,8 +50,9 @@ class Built:
     rps: dict[str, list[float]]
 
 
-def seed_of(spec: ScenarioSpec) -> int:
-    return int.from_bytes(hashlib.sha256(spec.id.encode()).digest()[:8], "big")
+def seed_of(spec: ScenarioSpec, tag: str = "") -> int:
+    key = spec.id if not tag else f"{spec.id}#{tag}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
 
 
 def onset_ns(spec: ScenarioSpec) -> int:

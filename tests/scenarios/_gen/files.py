@@ -109,8 +109,8 @@ def _dump_json(data: Any, *, pretty: bool) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
-def build(spec: ScenarioSpec, out_root: Path) -> Path:
-    rng = random.Random(emit.seed_of(spec))
+def build(spec: ScenarioSpec, out_root: Path, *, reseed: str = "") -> Path:
+    rng = random.Random(emit.seed_of(spec, reseed))
     built = emit.simulate(spec, rng)
     world = World(spec, emit.onset_ns(spec), rng)
     root = out_root / spec.id
