@@ -97,3 +97,14 @@ def test_rules_check_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["rules", "check", str(bad)]) == 1
     assert f"{bad / 'x.yaml'}:2: thresholds.min_score" in capsys.readouterr().err
     assert main(["rules", "check", str(tmp_path / "missing")]) == 1
+
+
+def test_rules_check_defaults_to_the_configured_rules_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "rules"
+    bad.mkdir()
+    write(bad, "x.yaml", "weights:\n  tea: 1\n")
+    monkeypatch.setenv("CORRELATOR_RULES_DIR", str(bad))
+    assert main(["rules", "check"]) == 1
+    assert f"{bad / 'x.yaml'}:2:" in capsys.readouterr().err
