@@ -1,0 +1,33 @@
+"""``correlator db upgrade|current`` on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from correlator.cli import main
+from correlator.store import SqlStore, migrate
+
+
+def test_db_upgrade_then_current(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CORRELATOR_DATABASE_URL", database_url)
+    assert main(["db", "current"]) == 0
+    assert "current: none" in capsys.readouterr().out
+    assert main(["db", "upgrade"]) == 0
+    assert "database at revision 0001" in capsys.readouterr().out
+    assert main(["db", "upgrade"]) == 0  # idempotent
+    assert main(["db", "current"]) == 0
+    assert "current: 0001  head: 0001" in capsys.readouterr().out
+
+    async def tables_usable() -> str | None:
+        store = SqlStore(database_url)
+        try:
+            assert await store.count() == 0
+            return await migrate.current(store.engine)
+        finally:
+            await store.close()
+
+    assert asyncio.run(tables_usable()) == "0001"
