@@ -112,6 +112,23 @@ class HangFirst:
             conn.close()
 
 
+class SseReader:
+    """Reads an SSE stream in a thread until the server ends it."""
+
+    def __init__(self, url: str) -> None:
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._read, args=(url,), daemon=True)
+        self.thread.start()
+
+    def _read(self, url: str) -> None:
+        with httpx.stream("GET", url, timeout=httpx.Timeout(120.0)) as r:
+            for line in r.iter_lines():
+                self.lines.append(line)
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
 class Cluster:
     def __init__(self, tmp: Path, database_url: str, **env: str) -> None:
         self.tmp = tmp
@@ -278,6 +295,9 @@ def test_kill_9_of_the_replica_holding_work_lets_another_finish_it(
             pid = int(row["lease_owner"].split(":")[1])
             (holder,) = [p for p in cluster.procs if p.pid == pid]
             others = [i for i, p in enumerate(cluster.procs) if p is not holder]
+            # a live SSE stream on a replica that is not running the investigation
+            stream = SseReader(f"{cluster.url(others[1])}/api/v1/investigations/{inv_id}/events")
+            poll(lambda: "event: started" in stream.text(), timeout=30, what="live SSE event")
             holder.kill9()
 
             poll(
@@ -289,6 +309,10 @@ def test_kill_9_of_the_replica_holding_work_lets_another_finish_it(
             assert inv["attempts"] == 2  # claimed by the dead replica, then by a live one
             assert [s["name"] for s in inv["stages"]] == ["alert", "evidence", "rules", "llm"]
             assert len(hang.requests) >= 2  # the live replica asked the backend again (503)
+            stream.thread.join(timeout=30)  # the stream ends by itself once the run is finished
+            assert not stream.thread.is_alive()
+            assert stream.text().count("event: started") == 2  # both attempts, live
+            assert "event: finished" in stream.text()
     finally:
         hang.close()
         cluster.stop()
