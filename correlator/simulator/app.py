@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -38,6 +40,23 @@ def backend_of(path: str) -> str | None:
     return None
 
 
+class RequestCounter:
+    """Backend requests seen by the double: total and distinct (method, path, sorted query)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.by_backend: dict[str, int] = {}
+        self.keys: set[tuple[str, str, str]] = set()
+
+    def add(self, backend: str, method: str, path: str, query: str) -> None:
+        self.total += 1
+        self.by_backend[backend] = self.by_backend.get(backend, 0) + 1
+        self.keys.add((method, path, "&".join(sorted(query.split("&"))) if query else ""))
+
+    def snapshot(self) -> dict[str, object]:
+        return {"total": self.total, "distinct": len(self.keys), "by_backend": self.by_backend}
+
+
 def _prom_time(value: str | None, default: float) -> float:
     if not value:
         return default
@@ -57,16 +76,33 @@ def create_simulator_app(
     scenario: Scenario, config: SimulatorConfig, *, prometheus_url: str | None
 ) -> FastAPI:
     """The double for one (time-shifted) scenario; PromQL is proxied to ``prometheus_url``."""
-    app = FastAPI(title="correlator simulator (test/demo double)", docs_url=None, redoc_url=None)
+    pool: dict[str, httpx.AsyncClient] = {}  # the Prometheus proxy's client, closed on exit
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if "c" in pool:
+            await pool.pop("c").aclose()
+
+    app = FastAPI(
+        title="correlator simulator (test/demo double)",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
     data = Data.from_scenario(scenario)
     app.state.data = data
     app.state.scenario = scenario
     rng = random.Random(config.seed)
     down = {k for k, v in scenario.meta.simulate.model_dump().items() if v == "down"}
+    counter = RequestCounter()
+    app.state.requests = counter
 
     @app.middleware("http")
     async def faults(request: Request, call_next: Any) -> Response:
         backend = backend_of(request.url.path)
+        if backend is not None:
+            counter.add(backend, request.method, request.url.path, request.url.query)
         if backend in down:
             return Response(f"{backend} unavailable (simulated)\n", status_code=503)
         if backend is not None:
@@ -80,10 +116,15 @@ def create_simulator_app(
         response: Response = await call_next(request)
         return response
 
+    @app.get("/_sim/requests")
+    async def request_counts() -> Response:
+        """Backend requests received so far (bench: coalescing/caching ratio)."""
+        return JSONResponse(counter.snapshot())
+
     _tempo_routes(app, data)
     _loki_routes(app, data)
     _grafana_routes(app, data)
-    _prometheus_routes(app, data, prometheus_url)
+    _prometheus_routes(app, data, prometheus_url, pool)
     return app
 
 
@@ -179,7 +220,17 @@ def _grafana_routes(app: FastAPI, data: Data) -> None:
         return JSONResponse({"database": "ok", "version": "simulator"})
 
 
-def _prometheus_routes(app: FastAPI, data: Data, prometheus_url: str | None) -> None:
+def _prometheus_routes(
+    app: FastAPI, data: Data, prometheus_url: str | None, pool: dict[str, httpx.AsyncClient]
+) -> None:
+    # One pooled client for the proxy (a client per request costs ~10 ms of CPU in TLS setup).
+    def upstream_client() -> httpx.AsyncClient:
+        if "c" not in pool:
+            pool["c"] = httpx.AsyncClient(
+                base_url=prometheus_url or "", timeout=30.0, trust_env=False
+            )
+        return pool["c"]
+
     @app.api_route("/api/v1/query_exemplars", methods=["GET", "POST"])
     async def exemplars(request: Request) -> Response:
         params = dict(request.query_params)
@@ -201,16 +252,15 @@ def _prometheus_routes(app: FastAPI, data: Data, prometheus_url: str | None) -> 
     async def proxy(path: str, request: Request) -> Response:
         if prometheus_url is None:
             return Response("prometheus not started (simulated)\n", status_code=503)
-        async with httpx.AsyncClient(base_url=prometheus_url, timeout=30.0, trust_env=False) as c:
-            upstream = await c.request(
-                request.method,
-                f"/api/v1/{path}",
-                params=list(request.query_params.multi_items()),
-                content=await request.body(),
-                headers={"Content-Type": request.headers.get("content-type", "")}
-                if request.method == "POST"
-                else None,
-            )
+        upstream = await upstream_client().request(
+            request.method,
+            f"/api/v1/{path}",
+            params=list(request.query_params.multi_items()),
+            content=await request.body(),
+            headers={"Content-Type": request.headers.get("content-type", "")}
+            if request.method == "POST"
+            else None,
+        )
         return Response(
             upstream.content,
             status_code=upstream.status_code,
