@@ -84,6 +84,8 @@ async def llm_vs_naive(plan: BenchPlan, root: Path, log: Log) -> dict[str, Any]:
             s, n = row["staged"], row["naive"]
             row["final_vs_naive"] = _r(ratio(s["final_note_s"], n["final_note_s"]))
             row["tokens_in_vs_naive"] = _r(ratio(s["tokens_in"], n["tokens_in"]))
+            t = row["staged_tuned"]
+            row["tuned_final_vs_naive"] = _r(ratio(t["final_note_s"], n["final_note_s"]))
             log(
                 f"[bench]   llm {name}: staged first {s['first_note_s']} final {s['final_note_s']}"
                 f" in {s['tokens_in']}; naive {n['final_note_s']} in {n['tokens_in']}"

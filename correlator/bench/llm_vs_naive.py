@@ -28,8 +28,17 @@ from correlator.settings import LLMSettings
 MODEL = "openai/bench-provider"
 
 
+TUNED_DIGEST_CONCURRENCY = 16  # = MAX_DIGEST_CHUNKS: every digest call in one wave
+
+
 def llm_settings(api_base: str) -> LLMSettings:
     return LLMSettings(model=MODEL, api_base=api_base, api_key="bench", cache=False)
+
+
+def tuned(llm: LLMSettings) -> LLMSettings:
+    """The same settings with ``digest.concurrency`` raised (the measured bottleneck)."""
+    digest = llm.digest.model_copy(update={"concurrency": TUNED_DIGEST_CONCURRENCY})
+    return llm.model_copy(update={"digest": digest})
 
 
 async def staged_run(webhook: Any, settings: Any) -> dict[str, float | None]:
@@ -78,20 +87,26 @@ async def llm_case(path: Path, *, api_base: str, latency_ms: float, runs: int) -
 
     llm = llm_settings(api_base)
     staged: list[dict[str, float | None]] = []
+    staged_tuned: list[dict[str, float | None]] = []
     naive_rows: list[dict[str, float | None]] = []
     async with simulator_session(path, latency_ms=latency_ms) as (sim, rules_settings):
         llm_on = rules_settings.model_copy(update={"llm": llm})
+        llm_tuned = rules_settings.model_copy(update={"llm": tuned(llm)})
         hook = sim.scenario.webhook
         await staged_run(hook, llm_on)  # warm-up (imports litellm), discarded
         for _ in range(runs):
             staged.append(await staged_run(hook, llm_on))
+            staged_tuned.append(await staged_run(hook, llm_tuned))
             inv = (await investigate_once(hook, rules_settings))[0]
             naive_rows.append(await naive_run(inv, llm))
     return {
         "scenario": path.name,
         "staged": _median_row(staged),
         "naive": _median_row(naive_rows),
+        "staged_tuned": _median_row(staged_tuned),
+        "tuned": {"digest.concurrency": TUNED_DIGEST_CONCURRENCY},
         "runs_staged": staged,
+        "runs_staged_tuned": staged_tuned,
         "runs_naive": naive_rows,
     }
 

@@ -112,13 +112,19 @@ def _first_note(fig: dict[str, Any]) -> list[str]:
 def _llm(fig: dict[str, Any]) -> list[str]:
     p = fig["provider"]
     rows = []
+    labels = (
+        ("staged", "staged (defaults)"),
+        ("staged_tuned", "staged, digest.concurrency=16"),
+        ("naive", "naive"),
+    )
     for c in fig["cases"]:
-        for kind in ("staged", "naive"):
+        sc = c["scenario"]
+        for kind, label in labels:
             r = c[kind]
             rows.append(
                 [
-                    c["scenario"],
-                    kind,
+                    sc,
+                    label,
                     r["first_note_s"],
                     r["final_note_s"],
                     r["tokens_in"],
@@ -128,8 +134,8 @@ def _llm(fig: dict[str, Any]) -> list[str]:
             )
         rows.append(
             [
-                c["scenario"],
-                "staged/naive",
+                sc,
+                "staged/naive (defaults)",
                 "",
                 c["final_vs_naive"],
                 c["tokens_in_vs_naive"],
@@ -137,6 +143,7 @@ def _llm(fig: dict[str, Any]) -> list[str]:
                 "",
             ]
         )
+        rows.append([sc, "staged/naive (tuned)", "", c["tuned_final_vs_naive"], "", "", ""])
     hdr = [
         "scenario",
         "pipeline",

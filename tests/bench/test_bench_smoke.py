@@ -57,7 +57,7 @@ def test_quick_bench_writes_every_figure_with_numbers(tmp_path: Path) -> None:
     case = figs["first_note"]["cases"][0]
     assert all(_number(case[k]) for k in ("first_note_s", "local_s", "bound_s", "ratio"))
     llm = figs["llm_vs_naive"]["cases"][0]
-    for kind in ("staged", "naive"):
+    for kind in ("staged", "staged_tuned", "naive"):
         assert all(_number(llm[kind][k]) for k in ("first_note_s", "final_note_s", "tokens_in"))
         assert llm[kind]["calls"] >= 1
     assert llm["naive"]["calls"] == 1
