@@ -55,6 +55,9 @@ def expr_id(expr: str) -> str:
     return hashlib.sha256(expr.encode()).hexdigest()[:12]
 
 
+_KIND_ORDER = {kind: i for i, kind in enumerate(EvidenceKind)}
+
+
 async def gather(
     alert: Alert,
     *,
@@ -117,6 +120,16 @@ class _Gather:
         self.per_service = ServiceEvidence(self.rec, sources, settings, metric_queries)
 
     def bundle(self) -> EvidenceBundle:
+        """The bundle in a canonical order, whatever order the backends answered in: the same
+        evidence always renders the same notes and prompts (so LLM stage caching works)."""
+        rank = {e.trace_id: i for i, e in enumerate(self.exemplars)}
+
+        def trace_key(t: TraceEvidence) -> tuple[bool, int, str]:
+            return t.baseline, rank.get(t.trace.trace_id, len(rank)), t.trace.trace_id
+
+        traces = sorted(self.traces.traces, key=trace_key)
+        order = {t.trace.trace_id: i for i, t in enumerate(traces)}
+        logs = sorted(self.traces.logs, key=lambda t: (order.get(t.trace_id, 0), t.trace_id))
         return EvidenceBundle(
             alert=self.alert,
             window=self.window,
@@ -124,13 +137,13 @@ class _Gather:
             expr=self.expr,
             expr_source=self.expr_source,
             alert_service=self.service,
-            items=list(self.rec.items.values()),
+            items=sorted(self.rec.items.values(), key=lambda e: (_KIND_ORDER[e.kind], e.id)),
             exemplars=self.exemplars,
-            traces=self.traces.traces,
-            trace_logs=self.traces.logs,
-            log_patterns=self.per_service.patterns,
-            changes=self.changes,
-            metrics=self.metrics + self.per_service.metrics,
+            traces=traces,
+            trace_logs=logs,
+            log_patterns=sorted(self.per_service.patterns, key=lambda p: p.service),
+            changes=sorted(self.changes, key=lambda c: (c.time, c.evidence_id)),
+            metrics=sorted(self.metrics + self.per_service.metrics, key=lambda m: m.evidence_id),
         )
 
     async def run(self) -> None:

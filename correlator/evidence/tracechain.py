@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -253,17 +254,26 @@ class TraceChain:
         return out
 
     def implicated_services(self) -> list[str]:
-        """Services of root errors, error spans and critical-path spans of the alert's traces."""
-        ranked: list[str] = []
+        """Services of root errors, error spans and critical-path spans of the alert's traces,
+        most implicated first. A weighted vote, so the answer does not depend on the order in
+        which the traces arrived (the list is capped: order decides which services are asked)."""
+        votes: Counter[str] = Counter()
         for te in self.traces:
             if te.baseline:
                 continue
             a = te.analysis
             by_id = {s.span_id: s for s in te.trace.spans}
             if a.root_error_service:
-                ranked.append(a.root_error_service)
-            ranked.extend(by_id[i].service for i in a.error_span_ids if i in by_id)
-            ranked.extend(sorted(a.self_time_ms, key=lambda s: a.self_time_ms[s], reverse=True))
-            ranked.extend(by_id[i].service for i in a.critical_path if i in by_id)
-        unique = [s for s in dict.fromkeys(ranked) if s and s != "unknown"]
-        return unique[:MAX_IMPLICATED]
+                votes[a.root_error_service] += 8
+            for i in a.error_span_ids:
+                if i in by_id:
+                    votes[by_id[i].service] += 4
+            for rank, service in enumerate(
+                sorted(a.self_time_ms, key=lambda s: -a.self_time_ms[s])
+            ):
+                votes[service] += 2 if rank == 0 else 1
+            for i in a.critical_path:
+                if i in by_id:
+                    votes[by_id[i].service] += 1
+        ranked = sorted(votes, key=lambda s: (-votes[s], s))
+        return [s for s in ranked if s and s != "unknown"][:MAX_IMPLICATED]

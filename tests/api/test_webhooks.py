@@ -109,7 +109,8 @@ async def test_pipeline_without_backends_names_what_is_missing_and_accuses_no_on
         "not_configured"
     }
     assert by_source.get("correlator", {"no_data"}) == {"no_data"}  # our own deploy store: empty
-    assert got["evidence"]["exemplars"] == [] and got["evidence"]["traces"] == []
+    assert got["evidence"]["exemplars"] == []
+    assert got["evidence"]["traces"] == []
     assert got["analysis"]["hypotheses"] == []
     assert got["analysis"]["insufficient"]["missing"]
     assert got["note"]

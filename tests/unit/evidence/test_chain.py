@@ -427,3 +427,39 @@ async def test_bad_query_templates_are_error_envelopes_not_crashes() -> None:
     assert by_id["trace_search:fallback:invalid"].status is EvidenceStatus.ERROR
     assert by_id["deploys:grafana"].status is EvidenceStatus.OK  # the rest still ran
     assert "gather:internal" not in by_id
+
+
+class _Reordering:
+    """Wraps a fake source: each call yields to the event loop a seed-dependent number of
+    times before answering, so backends finish in a different order per seed (no wall time)."""
+
+    def __init__(self, inner: object, seed: int) -> None:
+        self._inner, self._seed = inner, seed
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self._inner, name)
+
+        async def call(*args: object) -> object:
+            for _ in range(hash((self._seed, name, repr(args))) % 7):
+                await asyncio.sleep(0)
+            return await method(*args)
+
+        return call
+
+
+async def test_bundle_order_is_canonical_whatever_order_backends_answer_in() -> None:
+    """Same evidence -> same bundle: notes, prompts and the LLM stage cache depend on it."""
+    dumps = []
+    for seed in range(4):
+        w = World()
+        names = ("exemplars", "metrics", "traces", "search", "logs", "annotations", "deploys")
+        for name in names:
+            setattr(w, name, _Reordering(getattr(w, name), seed))
+        bundle = await gather(
+            w.alert, sources=w.sources(), settings=settings(), metric_queries=w.metric_queries
+        )
+        doc = bundle.model_dump(mode="json")
+        for item in doc["items"]:
+            item["elapsed_ms"] = 0
+        dumps.append(doc)
+    assert all(d == dumps[0] for d in dumps[1:])
