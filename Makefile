@@ -40,7 +40,8 @@ pytest: setup system-deps
 test: lint pytest eval
 
 ## eval: run every scenario through simulator + pipeline; fails below the [rules] thresholds
-EVAL_THRESHOLDS ?= --min-ac1 0.85 --min-ac3 0.95 --max-false-accusation 0.05
+EVAL_THRESHOLDS ?= --min-ac1 0.85 --min-ac3 0.95 --max-false-accusation 0.05 \
+	--min-culprit-change 0.90
 eval: setup system-deps
 	$(BIN)/correlator eval tests/scenarios $(EVAL_THRESHOLDS)
 

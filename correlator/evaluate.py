@@ -178,6 +178,7 @@ def below_thresholds(
     min_ac1: float | None = None,
     min_ac3: float | None = None,
     max_false_accusation: float | None = None,
+    min_culprit_change: float | None = None,
 ) -> list[str]:
     """Human-readable threshold failures (empty = pass)."""
     failures: list[str] = []
@@ -188,4 +189,7 @@ def below_thresholds(
     far = report.false_accusation_rate or 0.0
     if max_false_accusation is not None and far > max_false_accusation:
         failures.append(f"false-accusation rate {far} > {max_false_accusation}")
+    culprit = report.culprit_change_top1
+    if min_culprit_change is not None and culprit is not None and culprit < min_culprit_change:
+        failures.append(f"culprit-change top-1 {culprit} < {min_culprit_change}")
     return failures

@@ -108,7 +108,10 @@ class LokiSettings(BackendSettings):
 
 
 class GrafanaSettings(BackendSettings):
-    annotation_tags: list[str] = Field(default_factory=lambda: ["deploy"])
+    annotation_tags: list[str] = Field(
+        default_factory=lambda: ["deploy", "config", "flag"],
+        description="annotations with ANY of these tags are change markers (matchAny)",
+    )
     prometheus_datasource_uid: str = "prometheus"
     tempo_datasource_uid: str = "tempo"
     loki_datasource_uid: str = "loki"

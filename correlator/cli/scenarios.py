@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ev.add_argument("--min-ac1", type=float, default=None)
     ev.add_argument("--min-ac3", type=float, default=None)
     ev.add_argument("--max-false-accusation", type=float, default=None)
+    ev.add_argument("--min-culprit-change", type=float, default=None)
     ev.add_argument("--concurrency", type=int, default=2)
     ev.set_defaults(func=_eval)
 
@@ -143,6 +144,7 @@ def _eval(args: argparse.Namespace) -> int:
         min_ac1=args.min_ac1,
         min_ac3=args.min_ac3,
         max_false_accusation=args.max_false_accusation,
+        min_culprit_change=args.min_culprit_change,
     )
     for f in failures:
         print(f"threshold failed: {f}", file=sys.stderr)

@@ -20,9 +20,12 @@ _SEQ_SCAN = re.compile(r"seq(?:uential)?\s+scan\s+on\s+([A-Za-z_][\w.]*)", re.I)
 
 
 def index_suggestion(statements: list[str], log_texts: list[str]) -> str | None:
-    """``CREATE INDEX`` for the filtered column of the statement that scans a table."""
+    """``CREATE INDEX`` for the filtered column of the statement that scans a table.
+
+    ``statements`` come most suspect first (slowest spans); a "seq scan on X" log line, when
+    present, restricts the choice to statements reading X."""
     scanned = {m.group(1).lower() for t in log_texts for m in _SEQ_SCAN.finditer(t)}
-    for stmt in sorted(set(statements)):
+    for stmt in dict.fromkeys(statements):
         table, col = _FROM.search(stmt), _WHERE_COL.search(stmt)
         if not table or not col:
             continue
@@ -34,14 +37,20 @@ def index_suggestion(statements: list[str], log_texts: list[str]) -> str | None:
 
 
 def _db_facts(ctx: Context, service: str) -> tuple[list[str], list[str]]:
-    statements = sorted(
-        {statement_of(s) for te in ctx.incident for s in te.trace.spans if s.service == service}
-        - {""}
-    )
-    statements += [st for te in ctx.incident for st in te.analysis.db_statements]
+    """The service's db statements, slowest span first, and the log texts that may name the
+    scanned table (mined templates, their samples, and the incident traces' own log lines)."""
+    slowest: dict[str, float] = {}
+    for te in ctx.incident:
+        for span in te.trace.spans:
+            stmt = statement_of(span) if span.service == service else ""
+            if stmt:
+                slowest[stmt] = max(slowest.get(stmt, 0.0), span.duration_ms)
+    statements = sorted(slowest, key=lambda st: (-slowest[st], st))
+    statements += sorted({st for te in ctx.incident for st in te.analysis.db_statements})
     texts = [
         t for slp in ctx.bundle.log_patterns for p in slp.patterns for t in (p.template, *p.samples)
     ]
+    texts += [line.line for tl in ctx.bundle.trace_logs for line in tl.lines]
     return statements, texts
 
 

@@ -236,3 +236,16 @@ def test_promql_selectors_skip_functions_and_grouping() -> None:
         [("__name__", "=", "y_total"), ("code", "=~", "5..")],
         [("__name__", "=", "z")],
     ]
+
+
+def test_culprit_change_threshold() -> None:
+    t = truth("a", "deploy_regression", {"version": "2.4.1"})
+    right = outcome("1", ["a"], top_change=suspect(version="2.4.1"))
+    wrong = outcome("2", ["a"], top_change=suspect(version="9.9.9"))
+    half = evaluate([(t, right), (t, wrong)])
+    assert below_thresholds(half, min_culprit_change=0.9) == ["culprit-change top-1 0.5 < 0.9"]
+    assert not below_thresholds(evaluate([(t, right)]), min_culprit_change=0.9)
+    # no change-induced case: nothing to judge, no failure
+    assert not below_thresholds(
+        evaluate([(truth("a", "code_error"), right)]), min_culprit_change=0.9
+    )

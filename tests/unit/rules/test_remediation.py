@@ -63,3 +63,16 @@ def test_index_suggestion_parses_table_and_filtered_column() -> None:
         "CREATE INDEX CONCURRENTLY ON public.orders (customer_id);"
     )
     assert index_suggestion(["UPDATE t SET a = 1"], []) is None
+
+
+def test_index_suggestion_prefers_the_most_suspect_statement_without_log_evidence() -> None:
+    slow_first = [
+        "SELECT * FROM orders WHERE customer_email = $1 ORDER BY created_at DESC",
+        "SELECT * FROM carts WHERE session_id = $1",
+    ]
+    assert index_suggestion(slow_first, []) == (
+        "CREATE INDEX CONCURRENTLY ON orders (customer_email);"
+    )
+    assert index_suggestion(slow_first[::-1], []) == (
+        "CREATE INDEX CONCURRENTLY ON carts (session_id);"
+    )
