@@ -34,6 +34,7 @@ class CaseOutcome(BaseModel):
     evidence: int = 0
     seconds: float = 0.0
     error: str | None = None
+    llm: dict[str, float] | None = Field(default=None, description="LLMReport.totals() when on")
 
 
 class CaseScore(BaseModel):
@@ -50,6 +51,7 @@ class CaseScore(BaseModel):
     evidence: int = 0
     seconds: float = 0.0
     error: str | None = None
+    llm: dict[str, float] | None = None
 
 
 class Report(BaseModel):
@@ -64,6 +66,9 @@ class Report(BaseModel):
     mean_seconds: float | None
     total_seconds: float
     per_case: list[CaseScore]
+    llm_mean: dict[str, float] | None = Field(
+        default=None, description="mean LLM calls/tokens/seconds per case, when an LLM ran"
+    )
 
 
 def outcome_from(
@@ -92,6 +97,7 @@ def outcome_from(
         evidence=evidence,
         seconds=seconds,
         error=err,
+        llm=inv.llm.totals() if inv is not None and inv.llm.enabled else None,
     )
 
 
@@ -124,6 +130,7 @@ def score_case(truth: Truth, out: CaseOutcome) -> CaseScore:
         evidence=out.evidence,
         seconds=out.seconds,
         error=out.error,
+        llm=out.llm,
     )
     if not no_fault:
         score.fault_type_hit = top_fault is rc.fault_type
@@ -165,7 +172,16 @@ def summarize(scores: Sequence[CaseScore]) -> Report:
         mean_seconds=round(total / len(scores), 3) if scores else None,
         total_seconds=round(total, 3),
         per_case=list(scores),
+        llm_mean=_llm_mean(scores),
     )
+
+
+def _llm_mean(scores: Sequence[CaseScore]) -> dict[str, float] | None:
+    with_llm = [s.llm for s in scores if s.llm is not None]
+    if not with_llm:
+        return None
+    keys = sorted({k for d in with_llm for k in d})
+    return {k: round(sum(d.get(k, 0.0) for d in with_llm) / len(with_llm), 4) for k in keys}
 
 
 def evaluate(pairs: Sequence[tuple[Truth, CaseOutcome]]) -> Report:

@@ -99,6 +99,11 @@ def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.3f}"
 
 
+def _llm_cell(t: dict[str, float]) -> str:
+    tokens = f"{t.get('tokens_in', 0):.0f}/{t.get('tokens_out', 0):.0f}"
+    return f"  llm {t.get('calls', 0):.0f} calls {tokens} tok {t.get('seconds', 0):.2f}s"
+
+
 def print_report(report: Report) -> None:
     print(f"{'case':44} {'expected':26} {'ranked (top 3)':40} hit  type  chg  FA   ev   sec")
     for c in report.per_case:
@@ -113,6 +118,7 @@ def print_report(report: Report) -> None:
         print(
             f"{c.id[:44]:44} {expected[:26]:26} {ranked[:40]:40} {flags[0]:4} {flags[1]:5} "
             f"{flags[2]:4} {flags[3]:4} {c.evidence:<4} {c.seconds:5.2f}"
+            + (_llm_cell(c.llm) if c.llm else "")
             + (f"  error: {c.error[:60]}" if c.error else "")
         )
     print()
@@ -126,6 +132,13 @@ def print_report(report: Report) -> None:
         f"mean evidence {report.mean_evidence}  mean seconds/case {report.mean_seconds}  "
         f"total {report.total_seconds}s"
     )
+    if report.llm_mean is not None:
+        m = report.llm_mean
+        print(
+            f"LLM per case: calls {m.get('calls', 0):.1f}  tokens in {m.get('tokens_in', 0):.0f}"
+            f"  out {m.get('tokens_out', 0):.0f}  seconds {m.get('seconds', 0):.2f}"
+            f"  cost ${m.get('cost_usd', 0):.4f}"
+        )
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -216,17 +216,5 @@ class InvestigationRefiner:
 
 
 def totals(report: LLMReport) -> dict[str, float]:
-    """Per-investigation LLM cost for eval/bench tables: calls, tokens, seconds, USD, cache hits.
-
-    ``seconds`` sums stage wall times (digest calls inside a stage run in parallel).
-    """
-    stages = report.stages
-    return {
-        "calls": float(sum(s.calls for s in stages)),
-        "tokens_in": float(sum(s.tokens_in for s in stages)),
-        "tokens_out": float(sum(s.tokens_out for s in stages)),
-        "seconds": sum(s.wall_ms for s in stages) / 1000.0,
-        "cost_usd": sum(s.cost_usd or 0.0 for s in stages),
-        "cache_hits": float(sum(s.cache_hits for s in stages)),
-        "retries": float(sum(s.retries for s in stages)),
-    }
+    """Per-investigation LLM cost (see ``LLMReport.totals``)."""
+    return report.totals()

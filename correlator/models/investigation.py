@@ -50,6 +50,20 @@ class LLMReport(BaseModel):
     stages: list[LLMStageStats] = Field(default_factory=list)
     redactions: dict[str, int] = Field(default_factory=dict)
 
+    def totals(self) -> dict[str, float]:
+        """Per-investigation LLM cost for eval/bench tables: calls, tokens, seconds, USD, cache
+        hits, retries. ``seconds`` sums stage wall times (digest calls run in parallel)."""
+        st = self.stages
+        return {
+            "calls": float(sum(s.calls for s in st)),
+            "tokens_in": float(sum(s.tokens_in for s in st)),
+            "tokens_out": float(sum(s.tokens_out for s in st)),
+            "seconds": sum(s.wall_ms for s in st) / 1000.0,
+            "cost_usd": sum(s.cost_usd or 0.0 for s in st),
+            "cache_hits": float(sum(s.cache_hits for s in st)),
+            "retries": float(sum(s.retries for s in st)),
+        }
+
 
 class DeliveryState(StrEnum):
     PENDING = "pending"

@@ -33,14 +33,14 @@ KEYS = {
 }
 
 
-def _eval(*args: str) -> subprocess.CompletedProcess[str]:
+def _eval(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     code = "import sys; from correlator.cli import main; sys.exit(main())"
     return subprocess.run(
         [sys.executable, "-c", code, "eval", *args],
         capture_output=True,
         text=True,
         timeout=200,
-        env={"PATH": "/usr/bin:/bin", "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+        env={"PATH": "/usr/bin:/bin", "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})},
         check=False,
     )
 
@@ -67,3 +67,38 @@ def test_eval_exits_non_zero_below_threshold() -> None:
     # a no-fault control has no fault cases: AC@1 is undefined and counts as 0 for the gate
     assert done.returncode == 1
     assert "threshold failed: AC@1" in done.stderr
+
+
+def test_eval_with_an_llm_reports_calls_tokens_and_seconds_per_case(tmp_path: Path) -> None:
+    """The real litellm HTTP path against the local OpenAI-compatible test server."""
+    from correlator.llm.testserver import FakeOpenAI
+
+    shutil.copytree(
+        SCENARIOS / "checkout-deploy-regression", tmp_path / "checkout-deploy-regression"
+    )
+    with FakeOpenAI(ttft_ms=0, prefill_ms_per_token=0, tokens_per_second=0) as server:
+        env = {
+            "CORRELATOR_LLM__MODEL": "openai/test-model",
+            "CORRELATOR_LLM__API_BASE": server.api_base,
+            "CORRELATOR_LLM__API_KEY": "test-key",
+        }
+        done = _eval(str(tmp_path), "--json", env=env)
+        calls_seen = len(server.bodies())
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    (case,) = report["per_case"]
+    assert case["error"] is None
+    assert case["llm"]["calls"] == calls_seen > 0
+    assert case["llm"]["tokens_in"] > 0
+    assert case["llm"]["tokens_out"] > 0
+    assert case["llm"]["seconds"] > 0
+    assert report["llm_mean"]["calls"] == case["llm"]["calls"]
+
+
+def test_eval_without_an_llm_reports_no_llm_figures(tmp_path: Path) -> None:
+    shutil.copytree(
+        SCENARIOS / "control-steady-error-noise", tmp_path / "control-steady-error-noise"
+    )
+    report = json.loads(_eval(str(tmp_path), "--json").stdout)
+    assert report["llm_mean"] is None
+    assert report["per_case"][0]["llm"] is None
