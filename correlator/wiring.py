@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +27,7 @@ from correlator.llm import InvestigationRefiner, LLMRuntime
 from correlator.metrics import Metrics
 from correlator.models import (
     AlertmanagerWebhook,
+    Deploy,
     EvidenceBundle,
     Investigation,
     InvestigationStatus,
@@ -248,11 +249,13 @@ async def investigate_once(
     notify: bool = False,
     llm: LLMOptions | None = None,
     metrics: Metrics | None = None,
+    deploys: Sequence[Deploy] = (),
 ) -> list[Investigation]:
     """Run the pipeline in-process on every alert of ``webhook`` (temporary SQLite store).
 
     Used by ``correlator investigate``, eval, replay and bench: no notes are posted unless
     ``notify``; the LLM stages (when configured) run in batch mode unless told otherwise.
+    ``deploys`` are recorded first, as CI/CD would have POSTed them to ``/api/v1/deploys``.
     """
     results: list[Investigation] = []
     with tempfile.TemporaryDirectory(prefix="correlator-") as tmp:
@@ -260,6 +263,8 @@ async def investigate_once(
         once = settings.model_copy(update={"database_url": url})
         opts = llm or LLMOptions(mode="batch")
         async with open_runtime(once, metrics=metrics or Metrics(), notify=notify, llm=opts) as rt:
+            for deploy in deploys:
+                await rt.store.add_deploy(deploy)
             for alert in webhook.to_alerts():
                 await rt.store.create_or_get(alert)
             while (claimed := await rt.store.claim_next(rt.owner, 3600.0)) is not None:

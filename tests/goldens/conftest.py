@@ -36,26 +36,24 @@ def normalise_durations(line: str) -> str:
     return _DURATION.sub("<t>", line)
 
 
-async def _run_one(path: Path, lock: asyncio.Lock) -> Ran:
+async def _run_one(path: Path) -> Ran:
     cm = running_simulator(path, SimulatorConfig(shift=False))
     sim = await asyncio.to_thread(cm.__enter__)
     try:
         settings = simulator_settings(sim.url, sim.scenario)
         deploys = sim.scenario.deploy_models()
-        (inv,) = await investigate_with_deploys(
-            sim.scenario.webhook, settings, deploys, schema_lock=lock
-        )
+        (inv,) = await investigate_with_deploys(sim.scenario.webhook, settings, deploys)
         return Ran(inv, sim.url)
     finally:
         await asyncio.to_thread(cm.__exit__, None, None, None)
 
 
 async def _run_all(paths: list[Path]) -> dict[str, Ran]:
-    sem, lock = asyncio.Semaphore(CONCURRENCY), asyncio.Lock()
+    sem = asyncio.Semaphore(CONCURRENCY)
 
     async def one(path: Path) -> tuple[str, Ran]:
         async with sem:
-            return path.name, await _run_one(path, lock)
+            return path.name, await _run_one(path)
 
     return dict(await asyncio.gather(*(one(p) for p in paths)))
 
