@@ -34,8 +34,8 @@ _B64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
 
 def _normalize(raw: str, hex_len: int, what: str) -> str:
     value = raw.strip()
-    if value[:2] in ("0x", "0X"):
-        value = value[2:]
+    if value[:2] in ("0x", "0X") and _HEX.fullmatch(value[2:]):
+        value = value[2:]  # only a hex prefix: base64 ids can start with "0x" too
     if not value:
         raise ValueError(f"empty {what}")
     if _HEX.fullmatch(value) and len(value) <= hex_len:

@@ -110,3 +110,11 @@ def test_normalisation_never_crashes_and_is_idempotent(raw: str) -> None:
         assert len(out) == 32
         assert out == out.lower()
         assert normalize_trace_id(out) == out
+
+
+def test_base64_starting_with_0x_is_not_mistaken_for_a_hex_prefix() -> None:
+    raw = b"\xd3\x10" + b"\x00" * 14  # base64 "0xAAAA...==" (found by hypothesis in CI)
+    encoded = base64.b64encode(raw).decode()
+    assert encoded.startswith("0x")
+    assert normalize_trace_id(encoded) == raw.hex()
+    assert normalize_trace_id("0x" + raw.hex()) == raw.hex()
