@@ -1,9 +1,9 @@
 """Rendering of rules templates: sandboxed Jinja (``correlator.templating.render_string``) with
 every interpolated value escaped for where it lands (a PromQL/LogQL string, a shell word).
 
-NOTE: engineer C's ``correlator/evidence/promql.py`` will hold the project-wide PromQL escape;
-until it lands, ``escape_promql_string`` below is the minimal local equivalent (rules must not
-import connectors).
+``escape_promql_string`` mirrors ``correlator.evidence.promql.escape_string``: the layer contract
+keeps rules and evidence independent siblings, so neither may call the other. A later move of
+the escape into a shared leaf module would remove this twin.
 """
 
 from __future__ import annotations
