@@ -21,6 +21,8 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from correlator.errors import BackendError, BackendRateLimited, NotifyError
 from correlator.metrics import Metrics
 from correlator.models import DeliveryState, Investigation
@@ -255,7 +257,7 @@ class OutboxWorker:
             self.wake.clear()
             try:
                 await self.run_once()
-            except Exception:  # top-level boundary: a DB blip must not kill the delivery loop
+            except (SQLAlchemyError, OSError):  # a database blip must not kill the delivery loop
                 log.exception("outbox delivery round failed")
             waiters = {
                 asyncio.ensure_future(self.wake.wait()),

@@ -20,6 +20,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from correlator.metrics import Metrics
 from correlator.models import Investigation, InvestigationStatus
 from correlator.pipeline import Checkpoint
@@ -95,7 +97,7 @@ class WorkerPool:
                     await self._idle()
                     continue
                 await self._process(inv)
-            except Exception:  # boundary: a store hiccup must not kill the worker; retry later
+            except (SQLAlchemyError, OSError):  # a database hiccup must not kill the worker
                 log.exception(
                     "worker %s: store error; retrying after the poll interval", self.owner
                 )

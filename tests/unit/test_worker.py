@@ -179,3 +179,43 @@ async def test_lease_is_renewed_while_running(store: SqlStore) -> None:
 
     await until(done)
     await pool.stop()
+
+
+class _FlakyClaims:
+    """The real store, except that the first claim fails as a dropped database connection."""
+
+    def __init__(self, inner: SqlStore, error: BaseException) -> None:
+        self._inner, self._error, self.failed = inner, error, 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    async def claim_next(self, owner: str, lease_seconds: float) -> Investigation | None:
+        if not self.failed:
+            self.failed += 1
+            raise self._error
+        return await self._inner.claim_next(owner, lease_seconds)
+
+
+async def test_a_database_error_while_claiming_is_retried_not_fatal(store: SqlStore) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    for a in alerts(2):
+        await store.create_or_get(a)
+    flaky = _FlakyClaims(store, OperationalError("claim", {}, ConnectionResetError()))
+    pool = WorkerPool(
+        flaky,  # type: ignore[arg-type]
+        finish,
+        concurrency=1,
+        lease_seconds=30,
+        metrics=Metrics(),
+        poll_seconds=0.05,
+    )
+    pool.start()
+
+    async def all_done() -> bool:
+        return set(await statuses(store)) == {InvestigationStatus.DONE}
+
+    await until(all_done)
+    await pool.stop()
+    assert flaky.failed == 1
