@@ -27,10 +27,10 @@ import httpx
 
 from connectors._http import BackendClient
 from correlator.errors import BackendBadResponse
-from correlator.ids import try_normalize_span_id, try_normalize_trace_id
 from correlator.metrics import Metrics
 from correlator.models import LogLine, TimeWindow
 from correlator.settings import LokiSettings
+from correlator.wire.ids import try_normalize_span_id, try_normalize_trace_id
 
 BACKEND = "loki"
 ENCODING_HEADER = "X-Loki-Response-Encoding-Flags"

@@ -24,10 +24,10 @@ import httpx
 
 from connectors._http import BackendClient
 from correlator.errors import BackendBadResponse, BackendRejected
-from correlator.ids import try_normalize_span_id, try_normalize_trace_id
 from correlator.metrics import Metrics
 from correlator.models import Exemplar, MetricSeries, TimeWindow
 from correlator.settings import PrometheusSettings
+from correlator.wire.ids import try_normalize_span_id, try_normalize_trace_id
 
 BACKEND = "prometheus"
 SPAN_ID_LABELS = ("span_id", "spanID", "spanId")

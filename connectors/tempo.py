@@ -18,12 +18,12 @@ from typing import Any
 import httpx
 
 from connectors._http import BackendClient, Params
-from connectors._otlp import OtlpFormatError, parse_trace
 from correlator.errors import BackendBadResponse, BackendRejected
-from correlator.ids import normalize_trace_id, try_normalize_trace_id
 from correlator.metrics import Metrics
 from correlator.models import TimeWindow, Trace
 from correlator.settings import TempoSettings
+from correlator.wire.ids import normalize_trace_id, try_normalize_trace_id
+from correlator.wire.otlp import OtlpFormatError, parse_trace
 
 BACKEND = "tempo"
 _JSON = {"Accept": "application/json"}

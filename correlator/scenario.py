@@ -31,18 +31,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from correlator.models import AlertmanagerWebhook, Deploy
 from correlator.models.analysis import FaultType
 from correlator.scenario_wire import (
-    OMExemplar,
-    OpenMetricsError,
-    parse_exemplars,
-    resource_spans,
     shift_alert,
     shift_annotation,
     shift_deploy,
     shift_logs,
-    shift_openmetrics,
     shift_trace,
-    trace_ids_in,
 )
+from correlator.wire.openmetrics import (
+    OMExemplar,
+    OpenMetricsError,
+    parse_exemplars,
+    shift_openmetrics,
+)
+from correlator.wire.otlp import resource_spans, trace_ids_in
 
 __all__ = [
     "ChangeRef",

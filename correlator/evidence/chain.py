@@ -27,7 +27,6 @@ from correlator.evidence import changes as ch
 from correlator.evidence import links
 from correlator.evidence.envelope import Probe, Recorder
 from correlator.evidence.exemplars import alert_service, exemplar_service, select_exemplars
-from correlator.evidence.promql import exemplar_query
 from correlator.evidence.services import ServiceEvidence
 from correlator.evidence.sources import EvidenceSources
 from correlator.evidence.tracechain import TraceChain
@@ -44,6 +43,7 @@ from correlator.models import (
     TraceEvidence,
 )
 from correlator.settings import Settings
+from correlator.wire.promql import exemplar_query
 
 logger = logging.getLogger(__name__)
 

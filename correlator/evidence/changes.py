@@ -18,9 +18,9 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote as url_quote
 
-from correlator.evidence.promql import substitute
 from correlator.models import Change, ChangeKind, Deploy, MetricSeries, TraceEvidence
 from correlator.settings import Settings
+from correlator.wire.promql import substitute
 
 _SERVICE_LABELS = ("service", "service_name", "app", "job")
 _VERSION_LABELS = ("version", "service_version")

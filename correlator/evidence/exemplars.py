@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from correlator.evidence.promql import series_labels
-from correlator.ids import try_normalize_trace_id
 from correlator.models import Exemplar
 from correlator.settings import Settings
+from correlator.wire.ids import try_normalize_trace_id
+from correlator.wire.promql import series_labels
 
 _LATENCY = re.compile(r"_bucket\b|histogram_quantile|duration|latency|_seconds\b", re.I)
 _ERROR_EXPR = re.compile(r"error|fail|exception|5\.\.|5xx|\b5\d\d\b|status|code", re.I)
@@ -59,11 +59,6 @@ def is_error_series(labels: Mapping[str, str]) -> bool:
     return bool(_ERROR_METRIC.search(labels.get("__name__", "")))
 
 
-def normalise_trace_id(value: str) -> str | None:
-    """32 lowercase hex (``correlator.ids``: hex, zero-stripped hex or base64); None if invalid."""
-    return try_normalize_trace_id(value)
-
-
 def matches_alert(ex: Exemplar, alert_series_labels: Mapping[str, str]) -> bool:
     """No label of the alert's series contradicts the exemplar's series labels."""
     return all(ex.series_labels.get(k, v) == v for k, v in alert_series_labels.items())
@@ -97,7 +92,7 @@ def select_exemplars(
 def _normalised(exemplars: Iterable[Exemplar]) -> list[Exemplar]:
     out: list[Exemplar] = []
     for ex in exemplars:
-        tid = normalise_trace_id(ex.trace_id)
+        tid = try_normalize_trace_id(ex.trace_id)
         if tid is None or ex.value != ex.value:  # NaN values cannot be ranked
             continue
         out.append(ex if tid == ex.trace_id else ex.model_copy(update={"trace_id": tid}))

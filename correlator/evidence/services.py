@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from correlator.errors import BackendError
-from correlator.evidence import links, logmine, logql
+from correlator.evidence import links, logmine
 from correlator.evidence.envelope import Probe, Recorder
 from correlator.evidence.sources import EvidenceSources
 from correlator.models import (
@@ -20,6 +20,7 @@ from correlator.models import (
     TimeWindow,
 )
 from correlator.settings import Settings
+from correlator.wire import logql
 
 MAX_SERIES = 20  # per query kept in the bundle
 MAX_SCAN_SERIES = 1000  # per query read but not kept (version series)

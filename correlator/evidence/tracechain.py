@@ -10,10 +10,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from correlator.evidence import links, logql
+from correlator.evidence import links
 from correlator.evidence.envelope import Probe, Recorder
-from correlator.evidence.exemplars import normalise_trace_id
-from correlator.evidence.promql import fill_template
 from correlator.evidence.sources import EvidenceSources
 from correlator.models import (
     EvidenceKind,
@@ -26,6 +24,9 @@ from correlator.models import (
 )
 from correlator.settings import Settings
 from correlator.traces import analyze
+from correlator.wire import logql
+from correlator.wire.ids import try_normalize_trace_id
+from correlator.wire.promql import fill_template
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ class TraceChain:
             return []
         limit = tempo.baseline_traces if baseline else tempo.search_limit
         found = await self.rec.call(probe, lambda: source.search(traceql, window, limit))
-        ids = list(dict.fromkeys(t for t in (normalise_trace_id(x) for x in found or []) if t))
+        ids = list(dict.fromkeys(t for t in (try_normalize_trace_id(x) for x in found or []) if t))
         if found:
             self.rec.summarise(probe.id, f"{len(ids)} traces")
         return ids[:limit]

@@ -29,9 +29,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
-from correlator.evidence.promql import quote
 from correlator.replay.sources import GO_ZERO, WorkItem, am_fingerprint, split_webhook
 from correlator.settings import BackendSettings
+from correlator.wire.promql import quote
 
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DROP = frozenset({"__name__", "alertstate"})

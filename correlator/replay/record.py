@@ -31,15 +31,15 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from correlator.ids import try_normalize_trace_id
 from correlator.models import AlertmanagerWebhook, Investigation
 from correlator.redact import Redactor
-from correlator.replay.openmetrics import build_openmetrics
 from correlator.replay.runner import quiet_settings
 from correlator.replay.sources import SourceError, split_webhook
 from correlator.replay.wire import Wire, metric_names
 from correlator.scenario import ScenarioError, ScenarioMeta, load_scenario
 from correlator.settings import BackendSettings, Settings
+from correlator.wire.ids import try_normalize_trace_id
+from correlator.wire.openmetrics import build_openmetrics
 
 MAX_TRACES = 200
 KEEP_KEYS = frozenset(

@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 
-from correlator.evidence.promql import escape_regex, quote
-from correlator.scenario_wire import trace_ids_in
 from correlator.settings import BackendSettings
+from correlator.wire.otlp import trace_ids_in
+from correlator.wire.promql import escape_regex, quote
 
 _IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 LOG_LIMIT = 5000

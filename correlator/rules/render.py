@@ -1,9 +1,8 @@
 """Rendering of rules templates: sandboxed Jinja (``correlator.templating.render_string``) with
 every interpolated value escaped for where it lands (a PromQL/LogQL string, a shell word).
 
-``escape_promql_string`` mirrors ``correlator.evidence.promql.escape_string``: the layer contract
-keeps rules and evidence independent siblings, so neither may call the other. A later move of
-the escape into a shared leaf module would remove this twin.
+PromQL/LogQL string escaping is ``correlator.wire.promql.escape_string``, the one codec that
+evidence queries use too (control characters as ``\\xNN``, lone surrogates replaced).
 """
 
 from __future__ import annotations
@@ -15,13 +14,7 @@ from jinja2 import TemplateError
 
 from correlator.errors import ConfigError
 from correlator.templating import render_string
-
-_PROMQL_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def escape_promql_string(value: str) -> str:
-    """Escape a label value for a double-quoted PromQL/LogQL string literal."""
-    return "".join(_PROMQL_ESCAPES.get(ch, ch) for ch in value)
+from correlator.wire.promql import escape_string
 
 
 def shell_word(value: str) -> str:
@@ -38,7 +31,7 @@ def _render(template: str, values: Mapping[str, object]) -> str:
 
 def render_promql(template: str, values: Mapping[str, str], **raw: str) -> str:
     """Render a PromQL/LogQL template; ``values`` are escaped, ``raw`` (label names) are not."""
-    escaped: dict[str, object] = {k: escape_promql_string(v) for k, v in values.items()}
+    escaped: dict[str, object] = {k: escape_string(v) for k, v in values.items()}
     escaped.update(raw)
     return _render(template, escaped)
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from correlator.scenario import Scenario
-from correlator.scenario_wire import OMExemplar, parse_exemplars, resource_spans
 from correlator.simulator.logql import Entry
 from correlator.simulator.traceql import SpanView
+from correlator.wire.openmetrics import OMExemplar, parse_exemplars
+from correlator.wire.otlp import parse_attributes, resource_spans
 
 _KINDS = [
     f"SPAN_KIND_{k}"
@@ -18,25 +19,6 @@ _KINDS = [
 ]
 _STATUS = ["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"]
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
-
-
-def _attr_value(v: dict[str, Any]) -> Any:
-    for key in ("stringValue", "boolValue", "doubleValue"):
-        if key in v:
-            return v[key]
-    if "intValue" in v:
-        return int(v["intValue"])
-    if "arrayValue" in v:
-        return [_attr_value(x) for x in v["arrayValue"].get("values", [])]
-    return None
-
-
-def attrs(items: list[dict[str, Any]] | None) -> dict[str, Any]:
-    return {a["key"]: _attr_value(a.get("value", {})) for a in items or []}
-
-
-def _b64_to_hex(value: str) -> str:
-    return base64.b64decode(value).hex()
 
 
 @dataclass
@@ -48,7 +30,7 @@ class StoredTrace:
         """(span, resource attributes) pairs."""
         out: list[tuple[dict[str, Any], dict[str, Any]]] = []
         for rs in self.batches:
-            res = attrs(rs.get("resource", {}).get("attributes"))
+            res = parse_attributes(rs.get("resource", {}).get("attributes"))
             for ss in rs.get("scopeSpans", []):
                 out.extend((span, res) for span in ss.get("spans", []))
         return out
@@ -66,7 +48,7 @@ class StoredTrace:
                 code,
                 status.get("message", ""),
                 end - start,
-                attrs(span.get("attributes")),
+                parse_attributes(span.get("attributes")),
                 res,
             )
             out.append((span, view))

@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 
 from correlator.simulator.data import Data, StoredTrace
 from correlator.simulator.logql import Selected, parse
 from correlator.simulator.traceql import compile_query, referenced_attributes
+from correlator.wire.ids import try_normalize_span_id, try_normalize_trace_id
 
 ROOT_NOT_RECEIVED = "<root span not yet received>"
 
 
-def normalise_trace_id(raw: str) -> str | None:
-    tid = raw.strip().lower()
-    if not tid or len(tid) > 32 or any(c not in "0123456789abcdef" for c in tid):
-        return None
-    return tid.rjust(32, "0")
-
-
 def trace_by_id(data: Data, raw_id: str, *, v2: bool) -> dict[str, Any] | None:
-    tid = normalise_trace_id(raw_id)
+    tid = try_normalize_trace_id(raw_id)
     tr = data.traces.get(tid) if tid else None
     if tr is None:
         return None
     return {"trace": {"resourceSpans": tr.batches}} if v2 else {"batches": tr.batches}
-
-
-def _hex(b64: str) -> str:
-    return base64.b64decode(b64).hex()
 
 
 def _attr_json(key: str, value: Any) -> dict[str, Any]:
@@ -51,7 +40,7 @@ def _search_item(tr: StoredTrace, q: str, spss: int) -> dict[str, Any] | None:
     spans = []
     for span, view in matched[:spss]:
         item: dict[str, Any] = {
-            "spanID": _hex(span["spanId"]).rjust(16, "0"),
+            "spanID": try_normalize_span_id(span["spanId"]) or "",
             "startTimeUnixNano": str(span["startTimeUnixNano"]),
             "durationNanos": str(view.duration_ns),
         }

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from correlator.scenario_wire import OMExemplar
+from correlator.wire.openmetrics import OMExemplar
+from correlator.wire.promql import unquote
 
 _TOK = re.compile(
     r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')|(?P<range>\[[^\]]*\])'
@@ -45,8 +46,11 @@ class SelectorError(ValueError):
 
 
 def _unquote(s: str) -> str:
-    body = s[1:-1]
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+    """The product's PromQL string codec (``correlator.wire.promql``), so escapes round-trip."""
+    try:
+        return unquote(s)
+    except ValueError as exc:
+        raise SelectorError(str(exc)) from exc
 
 
 def _braces(expr: str, pos: int) -> tuple[list[Matcher], int]:

@@ -14,7 +14,6 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors._otlp import OtlpFormatError, parse_trace
 from connectors.grafana import GrafanaAnnotations
 from connectors.loki import LokiSource
 from connectors.prometheus import PrometheusSource
@@ -22,6 +21,7 @@ from connectors.tempo import TempoSource
 from correlator.errors import BackendError
 from correlator.models import TimeWindow
 from correlator.settings import GrafanaSettings, LokiSettings, PrometheusSettings, TempoSettings
+from correlator.wire.otlp import OtlpFormatError, parse_trace
 from tests.connectors.support import fixture_json
 
 WINDOW = TimeWindow(

@@ -1,4 +1,4 @@
-"""connectors/_otlp.py against real Tempo/OTLP trace JSON (ids, ints-as-strings, enums)."""
+"""correlator/wire/otlp.py against real Tempo/OTLP trace JSON (ids, ints-as-strings, enums)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors._otlp import OtlpFormatError, any_value, parse_resource, parse_trace
-from correlator.ids import trace_id_to_base64
 from correlator.models import SpanKind, SpanStatus
+from correlator.wire.ids import trace_id_to_base64
+from correlator.wire.otlp import OtlpFormatError, any_value, parse_resource, parse_trace
 from tests.connectors.support import fixture_json
 
 PUSHED = "5b8efff798038103d269b633813fc700"

@@ -21,9 +21,10 @@ import httpx
 import pytest
 import yaml
 
-from correlator.evidence import EvidenceSources, gather, promql
+from correlator.evidence import EvidenceSources, gather
 from correlator.models import Alert, AlertStatus, EvidenceStatus
 from correlator.settings import Settings
+from correlator.wire import promql
 from tests.e2e._proc import Proc, free_port, http_ok, poll
 from tests.e2e.apps import exemplar_app
 

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from correlator.cli.replay import ProgressBar, parse_when
-from correlator.replay.openmetrics import build_openmetrics
 from correlator.replay.runner import Progress
 from correlator.replay.wire import metric_names
-from correlator.scenario_wire import parse_exemplars, parse_sample_line
+from correlator.wire.openmetrics import build_openmetrics, parse_exemplars, parse_sample_line
 
 TID = "76b0328f50655736e86d6de088979e91"
 MATRIX = [

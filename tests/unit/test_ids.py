@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from correlator.ids import (
+from correlator.wire.ids import (
     normalize_span_id,
     normalize_trace_id,
     span_id_to_base64,

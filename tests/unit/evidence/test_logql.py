@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from correlator.errors import ConfigError
-from correlator.evidence import logql, promql
 from correlator.settings import LokiSettings
+from correlator.wire import logql, promql
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 values = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=100)

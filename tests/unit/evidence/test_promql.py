@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from correlator.errors import ConfigError
-from correlator.evidence import promql
 from correlator.models import AlertmanagerWebhook
+from correlator.wire import promql
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 

@@ -8,9 +8,10 @@ from correlator.models import FaultType
 from correlator.rules import RuleSet
 from correlator.rules.faults import Verdict
 from correlator.rules.remediation import index_suggestion, propose
-from correlator.rules.render import escape_promql_string, render_command, render_promql
+from correlator.rules.render import render_command, render_promql
 from correlator.rules.schema import Thresholds
 from correlator.rules.signals.base import Context
+from correlator.wire.promql import escape_string
 from tests.unit.rules.factories import alert, bundle, change
 
 EVIL = 'pay"ment; rm -rf / #\n$(id)'
@@ -19,7 +20,13 @@ EVIL = 'pay"ment; rm -rf / #\n$(id)'
 def test_promql_rendering_escapes_label_values() -> None:
     out = render_promql('up{service="{{ service }}"}', {"service": EVIL})
     assert out == 'up{service="pay\\"ment; rm -rf / #\\n$(id)"}'
-    assert escape_promql_string("a\\b") == "a\\\\b"
+    assert escape_string("a\\b") == "a\\\\b"
+
+
+def test_promql_rendering_escapes_control_characters_like_evidence_queries() -> None:
+    """Rules and evidence share one codec (``correlator.wire.promql``): no twin to drift."""
+    out = render_promql('up{service="{{ service }}"}', {"service": "a\x00b\x7f"})
+    assert out == 'up{service="a\\x00b\\x7f"}'
 
 
 def test_command_rendering_shell_quotes_label_values() -> None:

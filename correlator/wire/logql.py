@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable
 
 from correlator.errors import ConfigError
-from correlator.evidence.promql import escape_regex, quote, substitute
 from correlator.settings import LokiSettings
+from correlator.wire.promql import escape_regex, quote, substitute
 
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEX_ID = re.compile(r"[0-9a-f]{1,32}")

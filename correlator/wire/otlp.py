@@ -4,7 +4,7 @@ Accepts every shape Tempo and OTLP producers emit (REFERENCE.md §1, wire-format
 
 * ``{"trace": {"resourceSpans": [...]}}`` (``/api/v2/traces``), ``{"batches": [...]}`` (v1),
   bare ``{"resourceSpans": [...]}``; ``scopeSpans`` or the pre-1.0 ``instrumentationLibrarySpans``;
-* ids in base64 (Tempo's gogo jsonpb) or hex (OTLP JSON ingest), decided by ``correlator.ids``;
+* ids in base64 (Tempo's gogo jsonpb) or hex (OTLP JSON ingest), decided by ``correlator.wire.ids``;
 * 64-bit integers as strings (``"startTimeUnixNano"``, ``"intValue"``) or numbers;
 * enums as names (``SPAN_KIND_SERVER``, ``STATUS_CODE_ERROR``) or integers (``2``);
 * zero-valued fields omitted (``"status": {}`` is UNSET, no ``parentSpanId`` is a root);
@@ -21,7 +21,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from correlator.ids import try_normalize_span_id, try_normalize_trace_id
 from correlator.models import (
     Attributes,
     AttrValue,
@@ -32,6 +31,7 @@ from correlator.models import (
     SpanStatus,
     Trace,
 )
+from correlator.wire.ids import try_normalize_span_id, try_normalize_trace_id
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_SPANS = 20_000
@@ -64,7 +64,7 @@ class OtlpFormatError(ValueError):
 def parse_trace(doc: Any, *, trace_id: str | None = None, max_spans: int = MAX_SPANS) -> Trace:
     """A domain ``Trace`` from any Tempo/OTLP trace JSON document (see module docstring)."""
     spans: list[Span] = []
-    for raw, resource in _raw_spans(_resource_spans(doc)):
+    for raw, resource in _raw_spans(resource_spans(doc)):
         span = _span(raw, resource)
         if span is not None:
             spans.append(span)
@@ -89,14 +89,15 @@ def _raw_spans(resource_spans: list[Any]) -> Iterator[tuple[Any, Resource]]:
                 yield raw, resource
 
 
-def _resource_spans(doc: Any) -> list[Any]:
+def resource_spans(doc: Any) -> list[Any]:
+    """The ``resourceSpans`` list of any trace document shape; ``OtlpFormatError`` if not OTLP."""
     if not isinstance(doc, Mapping):
         raise OtlpFormatError(f"trace document is {type(doc).__name__}, not an object")
     if "trace" in doc:
         inner = doc["trace"]
         if inner is None or inner == {}:
             return []
-        return _resource_spans(inner)
+        return resource_spans(inner)
     for key in ("resourceSpans", "batches"):
         if key in doc:
             value = doc[key]
@@ -108,6 +109,19 @@ def _resource_spans(doc: Any) -> list[Any]:
     if not doc:
         return []
     raise OtlpFormatError(f"no resourceSpans/batches in trace document (keys: {sorted(doc)[:5]})")
+
+
+def trace_ids_in(doc: Any) -> set[str]:
+    """Every span's trace id as lowercase hex (``""`` for an undecodable one; none if not OTLP).
+
+    Scenario validation and ``correlator record`` use it to check a body holds one trace.
+    """
+    try:
+        spans = resource_spans(doc)
+    except OtlpFormatError:
+        return set()
+    ids = (_id_text(_dict(raw).get("traceId")) for raw, _ in _raw_spans(spans))
+    return {try_normalize_trace_id(raw) or "" for raw in ids}
 
 
 def _items(value: Any) -> list[Any]:
