@@ -1,4 +1,4 @@
-"""``correlator bench``: the benchmark harness (see ``correlator.bench`` and docs/benchmarks.md)."""
+"""``correlator bench``: the benchmark harness (``correlator.lab.bench``, docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ def _bench(args: argparse.Namespace) -> int:
     import dataclasses
     import sys
 
-    from correlator.bench.report import write_outputs
-    from correlator.bench.runner import BenchPlan, run_bench
     from correlator.cli.scenarios import scenarios_dir
-    from correlator.scenario import discover
+    from correlator.lab.bench.plan import BenchPlan
+    from correlator.lab.bench.report import write_outputs
+    from correlator.lab.bench.runner import run_bench
+    from correlator.lab.scenarios import discover
 
     plan = BenchPlan.quick() if args.quick else BenchPlan()
     changes: dict[str, object] = {}

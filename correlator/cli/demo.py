@@ -73,9 +73,9 @@ def run_demo(scenario: Path, *, port: int, once: bool, timeout: float) -> int:
     if not ensure_prometheus():
         return 2
     from correlator.api import create_app
-    from correlator.simulator.harness import simulator_settings
-    from correlator.simulator.promproc import free_port
-    from correlator.simulator.server import running_simulator, serve_app
+    from correlator.lab.simulator.harness import simulator_settings
+    from correlator.lab.simulator.promproc import free_port
+    from correlator.lab.simulator.server import running_simulator, serve_app
 
     with (
         tempfile.TemporaryDirectory(prefix="correlator-demo-") as tmp,

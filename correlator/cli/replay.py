@@ -1,6 +1,6 @@
 """``correlator replay`` (past alerts, JSONL, scenarios -> report) and ``correlator record``.
 
-The progress bar (stderr) lives here; ``correlator.replay`` only reports ``Progress`` values.
+The progress bar (stderr) lives here; ``correlator.lab.replay`` only reports ``Progress`` values.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from correlator.replay.runner import Progress
-    from correlator.replay.sources import WorkItem
+    from correlator.lab.replay.runner import Progress
+    from correlator.lab.replay.sources import WorkItem
     from correlator.settings import Settings
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
@@ -92,8 +92,8 @@ class ProgressBar:
 
 
 async def _items(args: argparse.Namespace, settings: Settings) -> list[WorkItem]:
-    from correlator.replay.alerts import HistoryQuery, fetch_history, parse_matchers
-    from correlator.replay.sources import jsonl_items, scenario_items
+    from correlator.lab.replay.alerts import HistoryQuery, fetch_history, parse_matchers
+    from correlator.lab.replay.sources import jsonl_items, scenario_items
 
     if args.jsonl is not None:
         return jsonl_items(args.jsonl)
@@ -109,10 +109,10 @@ async def _items(args: argparse.Namespace, settings: Settings) -> list[WorkItem]
 def _replay(args: argparse.Namespace) -> int:
     import asyncio
 
-    from correlator.replay.alerts import HistoryError
-    from correlator.replay.report import TruthError, build_report, load_truth_map, write_report
-    from correlator.replay.runner import run_replay
-    from correlator.replay.sources import SourceError
+    from correlator.lab.replay.alerts import HistoryError
+    from correlator.lab.replay.report import TruthError, build_report, load_truth_map, write_report
+    from correlator.lab.replay.runner import run_replay
+    from correlator.lab.replay.sources import SourceError
     from correlator.settings import load_settings
 
     settings = load_settings(args.config)
@@ -150,7 +150,7 @@ def _source_name(args: argparse.Namespace) -> str:
 
 
 def _print_summary(report: object, js: Path, md: Path) -> None:
-    from correlator.replay.report import ReplayReport, render_markdown
+    from correlator.lab.replay.report import ReplayReport, render_markdown
 
     assert isinstance(report, ReplayReport)
     print(render_markdown(report), end="")
@@ -161,7 +161,7 @@ def _record(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
-    from correlator.replay.record import RecordError, record_scenario
+    from correlator.lab.replay.record import RecordError, record_scenario
     from correlator.settings import load_settings
 
     settings = load_settings(args.config)

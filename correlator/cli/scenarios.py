@@ -1,7 +1,7 @@
 """``correlator simulate``, ``correlator eval`` and ``correlator demo`` (scenario commands).
 
 The simulator is a TEST AND DEMO DOUBLE of Tempo/Loki/Grafana (PromQL goes to a real
-Prometheus it starts): see ``correlator.simulator`` and docs/scenarios.md.
+Prometheus it starts): see ``correlator.lab.simulator`` and docs/scenarios.md.
 """
 
 from __future__ import annotations
@@ -13,17 +13,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from correlator.evaluate import Report
+    from correlator.lab.evaluate import Report
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_SCENARIO = "checkout-deploy-regression"
+DEFAULT_SCENARIOS = Path("tests") / "scenarios"
 
 
 def scenarios_dir() -> Path:
-    """``tests/scenarios`` of the checkout (override: env ``CORRELATOR_SCENARIOS``)."""
+    """Env ``CORRELATOR_SCENARIOS``, else ``./tests/scenarios`` relative to the working directory.
+
+    Never a path inside the installed package: the scenario corpus lives in the repository, and
+    an installed ``correlator`` (``serve`` in particular) must work without it.
+    """
     import os
 
-    return Path(os.environ.get("CORRELATOR_SCENARIOS", REPO_ROOT / "tests" / "scenarios"))
+    return Path(os.environ.get("CORRELATOR_SCENARIOS", DEFAULT_SCENARIOS))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,9 +61,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _simulate(args: argparse.Namespace) -> int:
     import threading
 
-    from correlator.simulator.config import SimulatorConfig
-    from correlator.simulator.promproc import PrometheusUnavailable
-    from correlator.simulator.server import running_simulator
+    from correlator.lab.simulator.config import SimulatorConfig
+    from correlator.lab.simulator.promproc import PrometheusUnavailable
+    from correlator.lab.simulator.server import running_simulator
 
     cfg = SimulatorConfig(
         latency_ms=args.latency_ms,
@@ -144,8 +148,8 @@ def print_report(report: Report) -> None:
 def _eval(args: argparse.Namespace) -> int:
     import asyncio
 
-    from correlator.evaluate import below_thresholds
-    from correlator.simulator.harness import run_eval
+    from correlator.lab.evaluate import below_thresholds
+    from correlator.lab.simulator.harness import run_eval
 
     report = asyncio.run(run_eval(args.dir, concurrency=args.concurrency))
     if args.json:
@@ -167,8 +171,13 @@ def _eval(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from correlator.cli.demo import run_demo
 
+    scenario = scenarios_dir() / DEMO_SCENARIO
+    if not scenario.is_dir():
+        print(
+            f"error: no scenario at {scenario}: run from the repository root or set"
+            " CORRELATOR_SCENARIOS to a directory of scenarios",
+            file=sys.stderr,
+        )
+        return 2
     _sigterm_exits()
-
-    return run_demo(
-        scenarios_dir() / DEMO_SCENARIO, port=args.port, once=args.once, timeout=args.timeout
-    )
+    return run_demo(scenario, port=args.port, once=args.once, timeout=args.timeout)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from correlator.bench.report import BEGIN, END
+from correlator.lab.bench.report import BEGIN, END
 
 pytestmark = pytest.mark.skipif(
     shutil.which("prometheus") is None and not Path("/usr/bin/prometheus").exists(),

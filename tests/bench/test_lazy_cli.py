@@ -13,7 +13,7 @@ def test_help_with_bench_registered_does_not_import_litellm_or_bench_internals()
         "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:\n"
         "    main(['--help'])\n"
         "print('bench' in out.getvalue(), 'litellm' in sys.modules,"
-        " 'correlator.bench.runner' in sys.modules, 'httpx' in sys.modules)"
+        " 'correlator.lab.bench.runner' in sys.modules, 'httpx' in sys.modules)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from correlator.bench.report import BEGIN, END, write_outputs
-from correlator.simulator.app import RequestCounter
+from correlator.lab.bench.report import BEGIN, END, write_outputs
+from correlator.lab.simulator.app import RequestCounter
 
 
 def _doc(ready: float) -> dict[str, Any]:

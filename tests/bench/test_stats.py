@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from correlator.bench.stats import median, median_or_none, percentile, ratio, summarize_runs
+from correlator.lab.bench.stats import median, median_or_none, percentile, ratio, summarize_runs
 
 
 def test_percentile_interpolates_linearly_like_numpy() -> None:

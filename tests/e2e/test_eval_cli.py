@@ -71,7 +71,7 @@ def test_eval_exits_non_zero_below_threshold() -> None:
 
 def test_eval_with_an_llm_reports_calls_tokens_and_seconds_per_case(tmp_path: Path) -> None:
     """The real litellm HTTP path against the local OpenAI-compatible test server."""
-    from correlator.llm.testserver import FakeOpenAI
+    from correlator.lab.fakes.openai_server import FakeOpenAI
 
     shutil.copytree(
         SCENARIOS / "checkout-deploy-regression", tmp_path / "checkout-deploy-regression"

@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from correlator.cli import main
-from correlator.replay.record import RecordError, record_scenario
-from correlator.scenario import load_scenario, parse_exemplars
-from correlator.simulator.harness import simulator_settings
-from correlator.simulator.server import running_simulator
+from correlator.lab.replay.record import RecordError, record_scenario
+from correlator.lab.scenarios import load_scenario, parse_exemplars
+from correlator.lab.simulator.harness import simulator_settings
+from correlator.lab.simulator.server import running_simulator
 
 pytestmark = [
     pytest.mark.e2e,

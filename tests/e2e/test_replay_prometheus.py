@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from correlator.cli import main
-from correlator.replay.sources import am_fingerprint
+from correlator.lab.replay.sources import am_fingerprint
 from tests.e2e._proc import Proc, free_port, http_ok, poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(180)]

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from correlator.scenario import load_scenario
-from correlator.simulator.config import SimulatorConfig
-from correlator.simulator.server import RunningSimulator, running_simulator
+from correlator.lab.scenarios import load_scenario
+from correlator.lab.simulator.config import SimulatorConfig
+from correlator.lab.simulator.server import RunningSimulator, running_simulator
 
 pytestmark = [
     pytest.mark.e2e,

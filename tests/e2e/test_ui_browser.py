@@ -18,11 +18,11 @@ import uvicorn
 from playwright.async_api import Browser, async_playwright, expect
 
 from correlator.api import AppDeps, create_app
+from correlator.lab.simulator.config import SimulatorConfig
+from correlator.lab.simulator.harness import simulator_settings
+from correlator.lab.simulator.server import running_simulator
 from correlator.models import Investigation, InvestigationStatus
 from correlator.settings import Settings
-from correlator.simulator.config import SimulatorConfig
-from correlator.simulator.harness import simulator_settings
-from correlator.simulator.server import running_simulator
 from correlator.store import SqlStore
 from correlator.wiring import investigate_once
 from tests.e2e._stack import free_port

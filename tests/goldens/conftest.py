@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from correlator.lab.scenarios import discover
+from correlator.lab.simulator.config import SimulatorConfig
+from correlator.lab.simulator.harness import investigate_with_deploys, simulator_settings
+from correlator.lab.simulator.server import running_simulator
 from correlator.models import Investigation
-from correlator.scenario import discover
-from correlator.simulator.config import SimulatorConfig
-from correlator.simulator.harness import investigate_with_deploys, simulator_settings
-from correlator.simulator.server import running_simulator
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 CONCURRENCY = 4

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from correlator.llm.testserver import FakeOpenAI
+from correlator.lab.fakes.openai_server import FakeOpenAI
 from correlator.settings import LLMSettings, LLMStageSettings
 
 

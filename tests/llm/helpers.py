@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from correlator.llm.testserver import FakeOpenAI, Reply, schema_name
+from correlator.lab.fakes.openai_server import FakeOpenAI, Reply, schema_name
 from tests.llm.bundles import TRACE_ID
 
 TRACE = f"trace:{TRACE_ID}"

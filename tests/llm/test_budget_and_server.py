@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from correlator.lab.fakes.openai_server import FakeOpenAI, auto_reply, schema_name
 from correlator.llm import LLMRuntime, MemoryCache, refine, start_run, totals
 from correlator.llm.budget import compact, count_tokens, fit
 from correlator.llm.runner import prompt_tokens
 from correlator.llm.stages import chunks_for, digest_messages, rank_messages
-from correlator.llm.testserver import FakeOpenAI, auto_reply, schema_name
 from correlator.metrics import Metrics
 from correlator.settings import LLMSettings
 from tests.llm.bundles import checkout_bundle, rules_analysis

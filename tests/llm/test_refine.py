@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from correlator.lab.fakes.openai_server import FakeOpenAI, Reply, schema_name
 from correlator.llm import InvestigationRefiner, LLMRuntime, naive, refine
-from correlator.llm.testserver import FakeOpenAI, Reply, schema_name
 from correlator.metrics import Metrics
 from correlator.models import Analysis
 from tests.llm.bundles import checkout_bundle, rules_analysis

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from correlator.lab.fakes.openai_server import FakeOpenAI, Reply
 from correlator.llm import LLMRuntime, refine
-from correlator.llm.testserver import FakeOpenAI, Reply
 from correlator.metrics import Metrics
 from tests.llm.bundles import checkout_bundle, rules_analysis
 from tests.llm.conftest import llm_settings

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from correlator.lab.fakes.openai_server import FakeOpenAI, Reply, schema_name
 from correlator.llm import naive, refine
-from correlator.llm.testserver import FakeOpenAI, Reply, schema_name
 from correlator.metrics import Metrics
 from tests.llm.bundles import INJECTION, PLANTED_SECRETS, checkout_bundle, rules_analysis
 from tests.llm.conftest import llm_settings

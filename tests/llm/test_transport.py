@@ -6,8 +6,8 @@ from typing import Literal
 
 import pytest
 
+from correlator.lab.fakes.openai_server import FakeOpenAI, Reply, auto_reply, schema_name
 from correlator.llm import LLMRuntime, refine
-from correlator.llm.testserver import FakeOpenAI, Reply, auto_reply, schema_name
 from correlator.metrics import Metrics
 from tests.llm.bundles import checkout_bundle, rules_analysis
 from tests.llm.conftest import llm_settings

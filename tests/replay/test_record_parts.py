@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from correlator.cli.replay import ProgressBar, parse_when
-from correlator.replay.runner import Progress
-from correlator.replay.wire import metric_names
+from correlator.lab.replay.fetch import metric_names
+from correlator.lab.replay.runner import Progress
 from correlator.wire.openmetrics import build_openmetrics, parse_exemplars, parse_sample_line
 
 TID = "76b0328f50655736e86d6de088979e91"

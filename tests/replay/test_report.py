@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from correlator.cli import main
-from correlator.evaluate import CaseOutcome
+from correlator.lab.evaluate import CaseOutcome
+from correlator.lab.replay.report import TruthError, build_report, load_truth_map, render_markdown
+from correlator.lab.replay.runner import ReplayRow
 from correlator.models.analysis import FaultType
-from correlator.replay.report import TruthError, build_report, load_truth_map, render_markdown
-from correlator.replay.runner import ReplayRow
 from tests.replay.test_sources import BODIES, body, write_jsonl
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from correlator.replay.runner import ROWS_FILE, Progress, load_rows, quiet_settings, run_replay
-from correlator.replay.sources import jsonl_items
+from correlator.lab.replay.runner import ROWS_FILE, Progress, load_rows, quiet_settings, run_replay
+from correlator.lab.replay.sources import jsonl_items
 from correlator.settings import Settings
 from tests.replay.test_sources import BODIES, body, write_jsonl
 

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from correlator.models import AlertmanagerWebhook
-from correlator.replay.alerts import (
+from correlator.lab.replay.alerts import (
     HistoryQuery,
     alerts_selector,
     firing_runs,
     items_from_matrix,
     parse_matchers,
 )
-from correlator.replay.sources import SourceError, am_fingerprint, jsonl_items, scenario_items
+from correlator.lab.replay.sources import SourceError, am_fingerprint, jsonl_items, scenario_items
+from correlator.models import AlertmanagerWebhook
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager"
 BODIES = [

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from correlator.evaluate import CaseOutcome, below_thresholds, evaluate, score_case
+from correlator.lab.evaluate import CaseOutcome, below_thresholds, evaluate, score_case
+from correlator.lab.scenarios import Truth
+from correlator.lab.simulator.logql import Entry, LogQLError, parse
+from correlator.lab.simulator.promsel import selectors
+from correlator.lab.simulator.traceql import SpanView, TraceQLError, compile_query
 from correlator.models.analysis import FaultType, SuspectChange
-from correlator.scenario import Truth
-from correlator.simulator.logql import Entry, LogQLError, parse
-from correlator.simulator.promsel import selectors
-from correlator.simulator.traceql import SpanView, TraceQLError, compile_query
 
 
 def truth(
@@ -62,7 +62,7 @@ def test_any_truth_service_counts_for_multi_fault() -> None:
 
 
 def test_duplicate_services_are_ranked_once() -> None:
-    from correlator.evaluate import outcome_from
+    from correlator.lab.evaluate import outcome_from
     from correlator.models.analysis import Analysis, Hypothesis
 
     hyps = [

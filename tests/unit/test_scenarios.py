@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from correlator.models.analysis import FaultType
-from correlator.scenario import (
+from correlator.lab.scenarios import (
     ScenarioError,
     discover,
     load_scenario,
@@ -19,6 +18,7 @@ from correlator.scenario import (
     parse_exemplars,
     shift_openmetrics,
 )
+from correlator.models.analysis import FaultType
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 DIRS = discover(SCENARIOS)

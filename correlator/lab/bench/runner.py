@@ -13,12 +13,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from correlator.bench.stats import median, median_or_none, summarize_runs
+from correlator.lab.bench import figures
+from correlator.lab.bench.plan import BenchPlan, Log
+from correlator.lab.bench.stats import median, median_or_none, summarize_runs
 
 GOALS = {
     "ingest": "no loss (every 202'd id stored)",
@@ -30,53 +32,6 @@ GOALS = {
     "replay": "investigations/s with -j 8 (no goal; throughput)",
     "startup": "serve -> /readyz and --help (litellm not imported)",
 }
-FIRST_NOTE_SCENARIOS = (
-    "checkout-deploy-regression",
-    "otel-payment-failure",
-    "rcaeval-cpu-carts",
-    "control-latency-blip",
-    "no-exemplars-quote-errors",
-    "loki-down-payment-regression",
-    "db-migration-drops-index-decoy-deploy",
-    "two-faults-payment-and-inventory",
-)
-LLM_SCENARIOS = ("checkout-deploy-regression", "no-exemplars-quote-errors")
-STORM_SCENARIO = "checkout-deploy-regression"
-
-
-@dataclass(frozen=True)
-class BenchPlan:
-    runs: int = 3
-    senders: int = 50
-    ingest_seconds: float = 20.0
-    latency_ms: float = 50.0
-    first_note_scenarios: tuple[str, ...] = FIRST_NOTE_SCENARIOS
-    llm_scenarios: tuple[str, ...] = LLM_SCENARIOS
-    storm_alerts: int = 2000
-    storm_groups: int = 100
-    storm_window: float = 10.0
-    storm_runs: int = 1
-    storm_drain_cap: float = 180.0
-    replay_items: int = 100
-    replay_jobs: int = 8
-    replay_runs: int = 1
-    only: tuple[str, ...] = field(default_factory=tuple)
-
-    @classmethod
-    def quick(cls) -> BenchPlan:
-        return cls(
-            runs=1,
-            senders=5,
-            ingest_seconds=2.0,
-            first_note_scenarios=("no-exemplars-quote-errors",),
-            llm_scenarios=("no-exemplars-quote-errors",),
-            storm_alerts=40,
-            storm_groups=4,
-            storm_window=2.0,
-            storm_drain_cap=60.0,
-            replay_items=4,
-            replay_jobs=2,
-        )
 
 
 def machine() -> dict[str, Any]:
@@ -122,13 +77,8 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-Log = Callable[[str], None]
-
-
 def run_bench(plan: BenchPlan, scenarios_root: Path, *, log: Log = print) -> dict[str, Any]:
     """Run every figure of ``plan`` (or only ``plan.only``); returns the JSON document."""
-    from correlator.bench import figures
-
     started = time.perf_counter()
     doc: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),

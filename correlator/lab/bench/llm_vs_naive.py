@@ -14,16 +14,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from correlator.bench.scenarios import (
+from correlator.lab.bench.scenarios import (
     evidence_seconds,
     final_note_seconds,
     first_note_seconds,
     simulator_session,
 )
-from correlator.bench.stats import median_or_none
+from correlator.lab.bench.stats import median_or_none
+from correlator.llm import LLMRuntime, naive, totals
 from correlator.metrics import Metrics
 from correlator.models import Investigation
 from correlator.settings import LLMSettings
+from correlator.wiring import LLMOptions, investigate_once
 
 MODEL = "openai/bench-provider"
 
@@ -42,9 +44,6 @@ def tuned(llm: LLMSettings) -> LLMSettings:
 
 
 async def staged_run(webhook: Any, settings: Any) -> dict[str, float | None]:
-    from correlator.llm import LLMRuntime, totals
-    from correlator.wiring import LLMOptions, investigate_once
-
     opts = LLMOptions(mode="stream", runtime=LLMRuntime())
     invs = await investigate_once(webhook, settings, llm=opts)
     inv = invs[0]
@@ -59,8 +58,6 @@ async def staged_run(webhook: Any, settings: Any) -> dict[str, float | None]:
 
 
 async def naive_run(inv: Investigation, llm: LLMSettings) -> dict[str, float | None]:
-    from correlator.llm import LLMRuntime, naive, totals
-
     assert inv.evidence is not None
     assert inv.analysis is not None
     started = time.perf_counter()
@@ -83,7 +80,6 @@ async def naive_run(inv: Investigation, llm: LLMSettings) -> dict[str, float | N
 
 async def llm_case(path: Path, *, api_base: str, latency_ms: float, runs: int) -> dict[str, Any]:
     """Staged and naive ``runs`` times each on one scenario (one simulator session)."""
-    from correlator.wiring import investigate_once
 
     llm = llm_settings(api_base)
     staged: list[dict[str, float | None]] = []

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from correlator.simulator.data import Data, StoredTrace
-from correlator.simulator.logql import Selected, parse
-from correlator.simulator.traceql import compile_query, referenced_attributes
+from correlator.lab.simulator.data import Data, StoredTrace
+from correlator.lab.simulator.logql import Selected, parse
+from correlator.lab.simulator.traceql import compile_query, referenced_attributes
 from correlator.wire.ids import try_normalize_span_id, try_normalize_trace_id
 
 ROOT_NOT_RECEIVED = "<root span not yet received>"

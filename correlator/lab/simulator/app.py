@@ -13,13 +13,13 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from correlator.scenario import Scenario
-from correlator.simulator import handlers
-from correlator.simulator.config import SimulatorConfig
-from correlator.simulator.data import Data
-from correlator.simulator.logql import LogQLError
-from correlator.simulator.promsel import SelectorError, query_exemplars
-from correlator.simulator.traceql import TraceQLError
+from correlator.lab.scenarios import Scenario
+from correlator.lab.simulator import handlers
+from correlator.lab.simulator.config import SimulatorConfig
+from correlator.lab.simulator.data import Data
+from correlator.lab.simulator.logql import LogQLError
+from correlator.lab.simulator.promsel import SelectorError, query_exemplars
+from correlator.lab.simulator.traceql import TraceQLError
 
 _BACKENDS = (
     ("/loki/", "loki"),

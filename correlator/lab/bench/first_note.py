@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from correlator.bench.scenarios import first_note_seconds, simulator_session
-from correlator.bench.stats import median_or_none, ratio
+from correlator.lab.bench.scenarios import first_note_seconds, simulator_session
+from correlator.lab.bench.stats import median_or_none, ratio
 from correlator.models import Investigation
+from correlator.wiring import investigate_once
 
 ROUND_TRIPS = 3
 
@@ -22,7 +23,6 @@ async def rules_runs(
     path: Path, *, latency_ms: float, runs: int
 ) -> tuple[list[float | None], Investigation | None]:
     """First-note seconds of ``runs`` investigations (after a warm-up), and the last one."""
-    from correlator.wiring import investigate_once
 
     times: list[float | None] = []
     last: Investigation | None = None

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import uvicorn
 
-from correlator.scenario import Scenario, load_scenario
-from correlator.simulator.app import create_simulator_app
-from correlator.simulator.config import SimulatorConfig
-from correlator.simulator.promproc import PrometheusProcess
+from correlator.lab.scenarios import Scenario, load_scenario
+from correlator.lab.simulator.app import create_simulator_app
+from correlator.lab.simulator.config import SimulatorConfig
+from correlator.lab.simulator.promproc import PrometheusProcess
 
 
 @dataclass

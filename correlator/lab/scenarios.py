@@ -28,15 +28,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from correlator.models import AlertmanagerWebhook, Deploy
-from correlator.models.analysis import FaultType
-from correlator.scenario_wire import (
+from correlator.lab.timeshift import (
     shift_alert,
     shift_annotation,
     shift_deploy,
     shift_logs,
     shift_trace,
 )
+from correlator.models import AlertmanagerWebhook, Deploy
+from correlator.models.analysis import FaultType
 from correlator.wire.openmetrics import (
     OMExemplar,
     OpenMetricsError,

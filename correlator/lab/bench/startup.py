@@ -10,7 +10,7 @@ import subprocess
 import time
 from typing import Any
 
-from correlator.bench.service import cli_command, running_service
+from correlator.lab.bench.service import cli_command, running_service
 
 
 def help_seconds() -> float:

@@ -21,11 +21,11 @@ from typing import Any
 import httpx
 import yaml
 
-from correlator.bench.payloads import alert, status_counts, webhook
-from correlator.bench.service import Service, peak_rss_kib, running_service
-from correlator.simulator.config import SimulatorConfig
-from correlator.simulator.harness import _merge
-from correlator.simulator.server import RunningSimulator, running_simulator
+from correlator.lab.bench.payloads import alert, status_counts, webhook
+from correlator.lab.bench.service import Service, peak_rss_kib, running_service
+from correlator.lab.simulator.config import SimulatorConfig
+from correlator.lab.simulator.harness import _merge
+from correlator.lab.simulator.server import RunningSimulator, running_simulator
 
 PENDING = ("queued", "running")
 

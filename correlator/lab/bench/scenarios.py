@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from correlator.lab.simulator.config import SimulatorConfig
+from correlator.lab.simulator.harness import simulator_settings
+from correlator.lab.simulator.server import RunningSimulator, running_simulator
 from correlator.models import Investigation
 from correlator.settings import Settings
-from correlator.simulator.config import SimulatorConfig
-from correlator.simulator.harness import simulator_settings
-from correlator.simulator.server import RunningSimulator, running_simulator
 
 RULES_ONLY: dict[str, Any] = {"llm": {"model": ""}}
 

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
+from correlator.lab.scenarios import ChangeRef, Truth
 from correlator.models import Investigation
 from correlator.models.analysis import Analysis, FaultType, SuspectChange
 from correlator.models.evidence import EvidenceStatus
-from correlator.scenario import ChangeRef, Truth
 
 
 class CaseOutcome(BaseModel):

@@ -3,7 +3,7 @@
 With a truth file (``--truth FILE``: YAML or JSON mapping an alert fingerprint, or a row key
 ``<fingerprint>@<startsAt>`` / ``scenario:<id>``, to a root cause in the ``truth.yaml`` shape,
 either ``{root_cause: {...}}`` or the root cause itself), the report adds the accuracy figures of
-``correlator eval`` (``correlator.evaluate.evaluate``) over the labelled rows.
+``correlator eval`` (``correlator.lab.evaluate.evaluate``) over the labelled rows.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from correlator.evaluate import Report, evaluate
-from correlator.replay.runner import ReplayRow
-from correlator.scenario import Truth
+from correlator.lab.evaluate import Report, evaluate
+from correlator.lab.replay.runner import ReplayRow
+from correlator.lab.scenarios import Truth
 
 COUNTED = ("exemplars", "traces", "log_lines", "changes")
 

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from correlator.scenario import Scenario
-from correlator.simulator.logql import Entry
-from correlator.simulator.traceql import SpanView
+from correlator.lab.scenarios import Scenario
+from correlator.lab.simulator.logql import Entry
+from correlator.lab.simulator.traceql import SpanView
 from correlator.wire.openmetrics import OMExemplar, parse_exemplars
 from correlator.wire.otlp import parse_attributes, resource_spans
 

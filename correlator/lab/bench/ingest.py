@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
-from correlator.bench.payloads import alert, stored_ids, webhook
-from correlator.bench.service import running_service
-from correlator.bench.stats import percentile
+from correlator.lab.bench.payloads import alert, stored_ids, webhook
+from correlator.lab.bench.service import running_service
+from correlator.lab.bench.stats import percentile
 
 
 async def _send_loop(

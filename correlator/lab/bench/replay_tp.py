@@ -1,6 +1,6 @@
 """Figure 5, replay throughput: investigations/s over recorded scenarios with ``-j`` workers.
 
-Uses ``correlator.replay.runner.run_replay`` (what ``correlator replay`` runs) on scenario work
+Uses ``correlator.lab.replay.runner.run_replay`` (what ``correlator replay`` runs) on scenario work
 items, the 37-scenario corpus cycled to ``items`` keys (each item starts its own simulator with
 a real Prometheus, as ``correlator replay``/``eval`` do), into a temporary output directory.
 """
@@ -14,14 +14,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from correlator.scenario import discover
+from correlator.lab.replay.runner import run_replay
+from correlator.lab.replay.sources import WorkItem
+from correlator.lab.scenarios import discover
+from correlator.settings import Settings
 
 
 def run_replay_throughput(root: Path, *, items: int = 100, jobs: int = 8) -> dict[str, Any]:
-    from correlator.replay.runner import run_replay
-    from correlator.replay.sources import WorkItem
-    from correlator.settings import Settings
-
     paths = discover(root)
     work = [
         WorkItem(f"scenario:{p.name}#{n}", "scenario", scenario=p)
@@ -34,7 +33,7 @@ def run_replay_throughput(root: Path, *, items: int = 100, jobs: int = 8) -> dic
         elapsed = time.perf_counter() - started
     errors = sum(1 for r in rows if r.error)
     return {
-        "runner": "correlator.replay.runner.run_replay",
+        "runner": "correlator.lab.replay.runner.run_replay",
         "items": len(work),
         "jobs": jobs,
         "seconds": round(elapsed, 3),

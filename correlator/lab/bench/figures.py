@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from correlator.bench.stats import median_or_none, ratio, summarize_runs
-
-if TYPE_CHECKING:
-    from correlator.bench.runner import BenchPlan
-
-Log = Callable[[str], None]
+from correlator.lab.bench.first_note import first_note_case
+from correlator.lab.bench.ingest import run_ingest
+from correlator.lab.bench.llm_vs_naive import MODEL, llm_case
+from correlator.lab.bench.plan import STORM_SCENARIO, BenchPlan, Log
+from correlator.lab.bench.replay_tp import run_replay_throughput
+from correlator.lab.bench.startup import run_startup
+from correlator.lab.bench.stats import median_or_none, ratio, summarize_runs
+from correlator.lab.bench.storm import run_storm
+from correlator.lab.fakes.openai_server import FakeOpenAI, auto_reply
 
 
 def _numeric(run: dict[str, Any]) -> dict[str, float | None]:
@@ -36,8 +39,6 @@ def _short(run: dict[str, Any]) -> str:
 
 
 def ingest(plan: BenchPlan, log: Log) -> dict[str, Any]:
-    from correlator.bench.ingest import run_ingest
-
     out = _repeat(
         plan.runs,
         lambda: run_ingest(senders=plan.senders, seconds=plan.ingest_seconds),
@@ -49,8 +50,6 @@ def ingest(plan: BenchPlan, log: Log) -> dict[str, Any]:
 
 
 async def first_note(plan: BenchPlan, root: Path, log: Log) -> dict[str, Any]:
-    from correlator.bench.first_note import first_note_case
-
     cases = []
     for name in plan.first_note_scenarios:
         row, _ = await first_note_case(root / name, latency_ms=plan.latency_ms, runs=plan.runs)
@@ -71,9 +70,6 @@ async def first_note(plan: BenchPlan, root: Path, log: Log) -> dict[str, Any]:
 
 
 async def llm_vs_naive(plan: BenchPlan, root: Path, log: Log) -> dict[str, Any]:
-    from correlator.bench.llm_vs_naive import MODEL, llm_case
-    from correlator.llm.testserver import FakeOpenAI, auto_reply
-
     srv = FakeOpenAI(responder=auto_reply)
     cases = []
     with srv:
@@ -94,7 +90,7 @@ async def llm_vs_naive(plan: BenchPlan, root: Path, log: Log) -> dict[str, Any]:
     return {
         "provider": {
             "model": MODEL,
-            "server": "correlator.llm.testserver.FakeOpenAI",
+            "server": "correlator.lab.fakes.openai_server.FakeOpenAI",
             "ttft_ms": srv.ttft_ms,
             "prefill_ms_per_token": srv.prefill_ms_per_token,
             "tokens_per_second": srv.tokens_per_second,
@@ -105,9 +101,6 @@ async def llm_vs_naive(plan: BenchPlan, root: Path, log: Log) -> dict[str, Any]:
 
 
 def storm(plan: BenchPlan, root: Path, log: Log) -> dict[str, Any]:
-    from correlator.bench.runner import STORM_SCENARIO
-    from correlator.bench.storm import run_storm
-
     def one() -> dict[str, Any]:
         return run_storm(
             root / STORM_SCENARIO,
@@ -123,8 +116,6 @@ def storm(plan: BenchPlan, root: Path, log: Log) -> dict[str, Any]:
 
 
 def replay(plan: BenchPlan, root: Path, log: Log) -> dict[str, Any]:
-    from correlator.bench.replay_tp import run_replay_throughput
-
     return _repeat(
         plan.replay_runs,
         lambda: run_replay_throughput(root, items=plan.replay_items, jobs=plan.replay_jobs),
@@ -134,8 +125,6 @@ def replay(plan: BenchPlan, root: Path, log: Log) -> dict[str, Any]:
 
 
 def startup(plan: BenchPlan, log: Log) -> dict[str, Any]:
-    from correlator.bench.startup import run_startup
-
     return _repeat(plan.runs, run_startup, log, "startup")
 
 

@@ -15,7 +15,7 @@ backends over the window it used:
 * ``alert.json`` (the first alert of the body) and ``scenario.yaml`` (origin ``recorded``).
 
 Redaction (``correlator.redact``) applies to every string written except ids and timestamps, on
-by default. The directory is validated with ``correlator.scenario.load_scenario`` at the end.
+by default. The directory is validated with ``correlator.lab.scenarios.load_scenario`` at the end.
 """
 
 from __future__ import annotations
@@ -31,15 +31,16 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from correlator.lab.replay.fetch import Wire, metric_names
+from correlator.lab.replay.runner import quiet_settings
+from correlator.lab.replay.sources import SourceError, split_webhook
+from correlator.lab.scenarios import ScenarioError, ScenarioMeta, load_scenario
 from correlator.models import AlertmanagerWebhook, Investigation
 from correlator.redact import Redactor
-from correlator.replay.runner import quiet_settings
-from correlator.replay.sources import SourceError, split_webhook
-from correlator.replay.wire import Wire, metric_names
-from correlator.scenario import ScenarioError, ScenarioMeta, load_scenario
 from correlator.settings import BackendSettings, Settings
 from correlator.wire.ids import try_normalize_trace_id
 from correlator.wire.openmetrics import build_openmetrics
+from correlator.wiring import build_clients, investigate_once
 
 MAX_TRACES = 200
 KEEP_KEYS = frozenset(
@@ -231,8 +232,6 @@ def _one_alert(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _investigate(hook: dict[str, Any], settings: Settings) -> Investigation:
-    from correlator.wiring import investigate_once
-
     results = await investigate_once(AlertmanagerWebhook.model_validate(hook), settings)
     if not results:
         raise RecordError("the investigation produced no result")
@@ -388,7 +387,6 @@ async def record_scenario(
     now: datetime | None = None,
 ) -> RecordResult:
     """Investigate the first alert of ``body`` live and write what it read to ``out``."""
-    from correlator.wiring import build_clients
 
     if await asyncio.to_thread(out.exists):
         raise RecordError(f"{out} exists; record writes a new scenario directory")

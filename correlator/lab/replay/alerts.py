@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
-from correlator.replay.sources import GO_ZERO, WorkItem, am_fingerprint, split_webhook
+from correlator.lab.replay.sources import GO_ZERO, WorkItem, am_fingerprint, split_webhook
 from correlator.settings import BackendSettings
 from correlator.wire.promql import quote
 

@@ -16,17 +16,15 @@ import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from correlator.evaluate import CaseOutcome, Report, evaluate, outcome_from
+from correlator.lab.evaluate import CaseOutcome, Report, evaluate, outcome_from
+from correlator.lab.scenarios import Scenario, Truth, discover, load_truth
+from correlator.lab.simulator.config import SimulatorConfig
+from correlator.lab.simulator.server import RunningSimulator, running_simulator
 from correlator.models import AlertmanagerWebhook, Deploy, Investigation
-from correlator.scenario import Scenario, Truth, discover, load_truth
 from correlator.settings import Settings
-from correlator.simulator.config import SimulatorConfig
-from correlator.simulator.server import RunningSimulator, running_simulator
-
-if TYPE_CHECKING:
-    pass
+from correlator.wiring import investigate_once
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +47,6 @@ async def investigate_with_deploys(
     webhook: AlertmanagerWebhook, settings: Settings, deploys: Sequence[Deploy] = ()
 ) -> list[Investigation]:
     """``wiring.investigate_once`` with the scenario's ``deploys.json`` recorded first."""
-    from correlator.wiring import investigate_once
 
     return await investigate_once(webhook, settings, deploys=deploys)
 

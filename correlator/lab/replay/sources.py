@@ -6,9 +6,9 @@ Three sources:
   receiver writes them). Every alert of every body becomes an item; the same alert seen again
   (same fingerprint and ``startsAt``, e.g. its ``resolved`` notification) is kept once, the
   ``firing`` copy preferred.
-* ``scenario_items(root)``: scenario directories (``correlator.scenario.discover``), run like
+* ``scenario_items(root)``: scenario directories (``correlator.lab.scenarios.discover``), run like
   ``correlator eval`` does (a simulator per scenario) but without truth.
-* ``correlator.replay.alerts``: historical ``ALERTS{alertstate="firing"}`` from Prometheus.
+* ``correlator.lab.replay.alerts``: historical ``ALERTS{alertstate="firing"}`` from Prometheus.
 
 An item's ``key`` (``<fingerprint>@<startsAt>``, or ``scenario:<id>``) is what resume compares.
 """
@@ -23,8 +23,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from correlator.lab.scenarios import discover
 from correlator.models import AlertmanagerWebhook
-from correlator.scenario import discover
 
 SourceKind = Literal["prometheus", "jsonl", "scenario"]
 GO_ZERO = "0001-01-01T00:00:00Z"

@@ -316,7 +316,7 @@ class FakeOpenAI:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run standalone: ``python -m correlator.llm.testserver --port 8001`` (answers auto_reply)."""
+    """Standalone: ``python -m correlator.lab.fakes.openai_server --port 8001`` (auto_reply)."""
     import argparse
 
     ap = argparse.ArgumentParser(description="local OpenAI-compatible test server (loopback)")

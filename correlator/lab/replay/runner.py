@@ -6,7 +6,7 @@ without an error are skipped (a row with an error is retried; the last row per k
 
 Investigations run in-process through ``correlator.wiring.investigate_once`` against the
 configured backends; the alert's own ``startsAt`` places every query window at the historical
-time. Scenario items start a simulator each (``correlator.simulator``), as ``correlator eval``.
+time. Scenario items start a simulator each (``correlator.lab.simulator``), as ``correlator eval``.
 Notifiers are cleared (``quiet_settings``) unless ``notify=True``.
 """
 
@@ -22,11 +22,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from correlator.evaluate import CaseOutcome, outcome_from
 from correlator.evidence.exemplars import alert_service
+from correlator.lab.evaluate import CaseOutcome, outcome_from
+from correlator.lab.replay.sources import WorkItem
+from correlator.lab.simulator.harness import simulator_settings
+from correlator.lab.simulator.server import running_simulator
 from correlator.models import AlertmanagerWebhook, Investigation
-from correlator.replay.sources import WorkItem
 from correlator.settings import PagerDutySettings, Settings, SlackSettings, WebhookNotifierSettings
+from correlator.wiring import investigate_once
 
 ROWS_FILE = "replay.jsonl"
 
@@ -157,18 +160,12 @@ def row_from(
 
 
 async def _investigate_webhook(item: WorkItem, settings: Settings) -> Investigation | None:
-    from correlator.wiring import investigate_once
-
     hook = AlertmanagerWebhook.model_validate(item.webhook)
     results = await investigate_once(hook, settings)
     return results[0] if results else None
 
 
 async def _investigate_scenario(item: WorkItem, settings: Settings) -> Investigation | None:
-    from correlator.simulator.harness import simulator_settings
-    from correlator.simulator.server import running_simulator
-    from correlator.wiring import investigate_once
-
     assert item.scenario is not None
     cm = running_simulator(item.scenario)
     sim = await asyncio.to_thread(cm.__enter__)

@@ -13,6 +13,6 @@ Entry points: ``SimulatorConfig`` + ``create_simulator_app`` (the FastAPI app) a
 
 from __future__ import annotations
 
-from correlator.simulator.config import SimulatorConfig
+from correlator.lab.simulator.config import SimulatorConfig
 
 __all__ = ["SimulatorConfig"]
