@@ -22,6 +22,7 @@ from correlator.models import (
     InvestigationStatus,
     LogLine,
     MetricSeries,
+    NotificationState,
     TimeWindow,
     Trace,
 )
@@ -80,6 +81,10 @@ class NoteSink(Protocol):
     """
 
     async def publish(self, investigation: Investigation, *, phase: str) -> None: ...
+
+    async def delivery_states(self, investigation_id: str) -> list[NotificationState]:
+        """Where each notification of the investigation stands (API and UI show it)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ from correlator.models import (
     InvestigationStatus,
 )
 from correlator.notes import NoteRenderer
-from correlator.outbox_runtime import configured_channels, running_outbox
+from correlator.notify.channels import configured_channels
+from correlator.notify.delivery import running_outbox
 from correlator.pipeline import Checkpoint, LLMStage, PipelineDeps, investigate
 from correlator.ports import ActiveAlertSource, NoteSink, Notifier, Store
 from correlator.rules import RankStage, load_ruleset
@@ -162,7 +163,7 @@ def _pipeline_deps(
 
 
 def _notifiers(settings: Settings, metrics: Metrics) -> dict[str, Notifier]:
-    """One notifier per configured channel (see ``outbox_runtime.configured_channels``)."""
+    """One notifier per configured channel (see ``notify.channels.configured_channels``)."""
     from connectors.pagerduty import PagerDutyNotifier
     from connectors.slack import SlackNotifier, SlackWebhookNotifier
     from connectors.webhook import WebhookNotifier
@@ -220,9 +221,10 @@ async def open_runtime(
         async with AsyncExitStack() as stack:
             notes: NoteSink | None = None
             notifiers = _notifiers(settings, metrics) if notify else {}
-            if notifiers and isinstance(store, SqlStore):
+            if notifiers:
+                engine = own_store.engine if own_store is not None else None
                 notes = await stack.enter_async_context(
-                    running_outbox(settings, store.engine, notifiers, metrics=metrics)
+                    running_outbox(settings, engine, notifiers, metrics=metrics)
                 )
             deps = _pipeline_deps(
                 settings, store, clients, metrics, notes=notes, llm=llm or LLMOptions()

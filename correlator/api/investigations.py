@@ -17,7 +17,6 @@ from pydantic import BaseModel
 
 from correlator.api.context import AppContext, get_context, require_read_token
 from correlator.models import AlertStatus, Investigation, InvestigationStatus
-from correlator.outbox import Outbox
 from correlator.ports import StoredEvent
 from correlator.store import alert_service
 
@@ -96,8 +95,9 @@ async def get_investigation(
     inv = await ctx.store.get(investigation_id)
     if inv is None:
         raise HTTPException(status_code=404, detail="no such investigation")
-    if isinstance(ctx.note_sink, Outbox):  # delivery state lives in the outbox table
-        inv = await ctx.note_sink.with_notifications(inv)
+    if ctx.note_sink is not None:  # delivery state lives with the note sink (the outbox)
+        states = await ctx.note_sink.delivery_states(inv.id)
+        inv = inv.model_copy(update={"notifications": states})
     return inv
 
 

@@ -23,7 +23,6 @@ from jinja2.sandbox import SandboxedEnvironment
 from correlator.api.context import AppContext, get_context
 from correlator.models import Investigation, InvestigationStatus, NotificationState
 from correlator.notes import NoteRenderer
-from correlator.outbox import Outbox
 from correlator.settings import Settings
 from correlator.templating import make_environment
 from correlator.ui import view
@@ -157,8 +156,8 @@ def _summary(inv: Investigation) -> dict[str, Any]:
 
 
 async def _notifications(ctx: AppContext, inv: Investigation) -> list[NotificationState]:
-    if isinstance(ctx.note_sink, Outbox):
-        return (await ctx.note_sink.with_notifications(inv)).notifications
+    if ctx.note_sink is not None:
+        return await ctx.note_sink.delivery_states(inv.id)
     return inv.notifications
 
 

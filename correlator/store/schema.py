@@ -1,7 +1,7 @@
 """Tables of the durable store (SQLAlchemy Core, portable SQL: SQLite now, PostgreSQL next).
 
 ``metadata`` is the one ``MetaData`` of the application: other packages add their own tables to
-it (e.g. the notify outbox in ``correlator/store/outbox.py``) so ``create_all`` and, later, the
+it (e.g. the notify outbox in ``store/notifications.py``) so ``create_all`` and, later, the
 Alembic migrations see everything. Timestamps are stored as naive UTC (``UTCDateTime``) so that
 comparisons behave the same on every backend.
 

@@ -21,8 +21,9 @@ from connectors.slack import SlackNotifier, SlackWebhookNotifier
 from connectors.webhook import WebhookNotifier
 from correlator.models import AlertStatus
 from correlator.notes import NoteRenderer
-from correlator.outbox import Outbox, OutboxWorker
-from correlator.outbox_runtime import configured_channels, running_outbox
+from correlator.notify.channels import configured_channels
+from correlator.notify.delivery import OutboxWorker, running_outbox
+from correlator.notify.outbox import Outbox
 from correlator.ports import Notifier
 from correlator.settings import (
     PagerDutySettings,
@@ -30,7 +31,7 @@ from correlator.settings import (
     SlackSettings,
     WebhookNotifierSettings,
 )
-from correlator.store.outbox import OutboxStore
+from correlator.store.notifications import OutboxStore
 from tests.notify import factory
 from tests.notify.fakes import (
     PD_API_TOKEN,
@@ -362,9 +363,9 @@ async def test_running_outbox_delivers_in_the_background(tmp_path: Path, slack: 
         while len(slack.top_level()) < 1 or len(slack.webhook_posts) < 1:
             assert time.monotonic() < deadline, "not delivered in time"
             await asyncio.sleep(0.05)  # polling the fake server's record, bounded above
-        states = await outbox.with_notifications(factory.rich())
+        states = await outbox.delivery_states(factory.rich().id)
     await engine.dispose()
-    assert {n.channel for n in states.notifications} == {"slack", "webhook"}
+    assert {n.channel for n in states} == {"slack", "webhook"}
 
 
 def test_configured_channels_follow_settings() -> None:

@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from correlator.errors import BackendRateLimited, BackendUnavailable, NotifyError
 from correlator.models import AlertStatus, DeliveryState
 from correlator.notes import NoteRenderer
-from correlator.outbox import Outbox, OutboxWorker, route_channels
+from correlator.notify.channels import route_channels
+from correlator.notify.delivery import OutboxWorker
+from correlator.notify.outbox import Outbox
 from correlator.ports import DeliveryReceipt, OutboundNote
-from correlator.store.outbox import OutboxStore
+from correlator.store.notifications import OutboxStore
 from tests.notify import factory
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, text
 
 from correlator.models import Alert, AlertmanagerWebhook
 from correlator.store import SqlStore, migrate
-from correlator.store.outbox import OutboxStore
+from correlator.store.notifications import OutboxStore
 from correlator.store.schema import metadata
 
 FIXTURE = (

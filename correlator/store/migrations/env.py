@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from correlator.store.outbox import notifications  # noqa: F401  (registers its table)
+from correlator.store.notifications import notifications  # noqa: F401  (registers its table)
 from correlator.store.schema import metadata
 
 connection = context.config.attributes.get("connection")

@@ -1,4 +1,4 @@
-"""The notify outbox table and its queries (one row per notification to deliver).
+"""The notify outbox table (``notifications``) and its queries: one row per notification.
 
 Rows that address the same message or stream share a ``message_key`` (e.g. one Slack message
 per investigation and channel); the worker claims a whole key under a lease, delivers only the

@@ -1,201 +1,46 @@
-"""Notify outbox: ``Outbox`` implements ``NoteSink``; ``OutboxWorker`` delivers with backoff.
+"""Delivering the outbox: ``OutboxWorker`` and ``running_outbox`` (its lifecycle in a process).
 
-``publish`` renders the note for every configured channel and stores one row per notification
-(committed before it returns), so a Slack or PagerDuty outage delays notes but loses none. The
-worker delivers due rows through ``correlator.ports.Notifier`` connectors: exponential backoff
-(``Retry-After`` when the service gives one) until delivered or expired; the first Slack post
-stores its ``ts`` so every later phase, also after a restart, becomes a ``chat.update``; pending
-edits of one message are coalesced and rate-limited (``edit_interval_seconds``).
+The worker delivers due rows through ``correlator.ports.Notifier`` connectors: exponential
+backoff (``Retry-After`` when the service gives one) until delivered or expired; the first Slack
+post stores its ``ts`` so every later phase, also after a restart, becomes a ``chat.update``;
+pending edits of one message are coalesced and rate-limited (``edit_interval_seconds``). Rows
+are leased, so several processes may run workers on one database.
 
-Channels: ``slack`` (bot: post, then update, evidence thread), ``slack_webhook`` (one final
-post), ``pagerduty`` (Events v2 enrichment or REST incident notes), ``webhook`` (summary JSON).
+``correlator.wiring`` builds one connector per configured channel (it is the only module that
+may import ``connectors``) and hands them to ``running_outbox``, which creates the outbox table,
+returns the ``Outbox`` (the pipeline's ``NoteSink``) and runs an ``OutboxWorker`` until exit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from correlator.errors import BackendError, BackendRateLimited, NotifyError
 from correlator.metrics import Metrics
-from correlator.models import DeliveryState, Investigation
-from correlator.notes import NoteRenderer, pagerduty_dedup_key
+from correlator.models import DeliveryState
+from correlator.notes import NoteRenderer
+from correlator.notify.channels import channel_options
+from correlator.notify.outbox import Outbox
 from correlator.ports import DeliveryReceipt, Notifier, OutboundNote
-from correlator.store.outbox import NotificationRow, OutboxStore
+from correlator.settings import Settings
+from correlator.store.engine import make_engine
+from correlator.store.notifications import NotificationRow, OutboxStore
 
 log = logging.getLogger(__name__)
-PHASE_SEQ = {"rules": 1, "llm": 2, "resolved": 3}
-CHANNELS = ("slack", "slack_webhook", "pagerduty", "webhook")
-_PD_SEVERITY = {"critical": "critical", "page": "critical", "error": "error", "warning": "warning"}
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def route_channels(
-    labels: Mapping[str, str], routes: Mapping[str, str], default: str | None
-) -> list[str]:
-    """Slack channels for an alert: every route whose matchers (``k=v[,k=v]``) all match.
-
-    Falls back to ``default`` when no route matches. Order follows ``routes``; no duplicates.
-    """
-    out: list[str] = []
-    for matcher, channel in routes.items():
-        pairs = [p.split("=", 1) for p in matcher.split(",") if "=" in p]
-        matched = bool(pairs) and all(labels.get(k.strip()) == v.strip() for k, v in pairs)
-        if matched and channel not in out:
-            out.append(channel)
-    if not out and default:
-        out.append(default)
-    return out
-
-
-class Outbox:
-    """``NoteSink``: turns each published phase into durable notification rows."""
-
-    def __init__(
-        self,
-        store: OutboxStore,
-        renderer: NoteRenderer,
-        *,
-        channels: Collection[str],
-        slack_channel: str | None = None,
-        slack_routes: Mapping[str, str] | None = None,
-        pagerduty_mode: str = "events",
-        ttl_seconds: float = 6 * 3600.0,
-        clock: Callable[[], datetime] = _utcnow,
-        wake: asyncio.Event | None = None,
-    ) -> None:
-        unknown = set(channels) - set(CHANNELS)
-        if unknown:
-            raise ValueError(f"unknown notification channels: {sorted(unknown)}")
-        self.store = store
-        self.renderer = renderer
-        self.channels = tuple(c for c in CHANNELS if c in channels)
-        self.slack_channel = slack_channel
-        self.slack_routes = dict(slack_routes or {})
-        self.pagerduty_mode = pagerduty_mode
-        self.ttl = timedelta(seconds=ttl_seconds)
-        self.clock = clock
-        self.wake = wake or asyncio.Event()
-
-    async def publish(self, investigation: Investigation, *, phase: str) -> None:
-        if phase not in PHASE_SEQ:
-            raise ValueError(f"unknown note phase {phase!r}")
-        if phase == "resolved" and "pagerduty" in self.channels:
-            # A late enrichment "trigger" would re-open the incident Alertmanager just resolved.
-            await self.store.supersede_open(investigation.id, "pagerduty", "enrich")
-        rows = self.plan(investigation, phase=phase)
-        await self.store.enqueue(rows)
-        self.wake.set()
-
-    def plan(self, inv: Investigation, *, phase: str) -> list[dict[str, Any]]:
-        """The notification rows for ``inv`` at ``phase`` (pure; nothing is stored)."""
-        rows: list[dict[str, Any]] = []
-        if "slack" in self.channels:
-            rows += self._plan_slack(inv, phase)
-        if "slack_webhook" in self.channels:
-            llm_on = inv.llm.enabled or self.renderer.llm_configured
-            final = phase == "llm" or (phase == "rules" and not llm_on)
-            if final:
-                note = self.renderer.slack(inv, phase=phase)
-                payload = {"text": note.text, "blocks": note.blocks}
-                rows.append(self._row(inv, phase, "slack_webhook", "post", "", payload, "final"))
-        if "pagerduty" in self.channels and phase != "resolved":
-            rows.append(self._plan_pagerduty(inv, phase))
-        if "webhook" in self.channels:
-            payload = self.renderer.summary_json(inv, phase=phase)
-            rows.append(self._row(inv, phase, "webhook", "post", "", payload, phase))
-        return rows
-
-    def _plan_slack(self, inv: Investigation, phase: str) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        targets = route_channels(inv.alert.labels, self.slack_routes, self.slack_channel)
-        note = self.renderer.slack(inv, phase=phase)
-        thread = self.renderer.slack_thread(inv, phase=phase) if phase != "resolved" else None
-        for target in targets:
-            kind = "post" if phase == "rules" else "update"
-            payload = {"text": note.text, "blocks": note.blocks}
-            main = self._row(inv, phase, "slack", kind, target, payload, phase)
-            rows.append(main)
-            if thread is not None:
-                tpayload = {
-                    "text": thread.text,
-                    "blocks": thread.blocks,
-                    "parent_key": main["message_key"],
-                }
-                # One thread reply per message: the UNIQUE key makes later phases no-ops.
-                row = self._row(inv, phase, "slack", "thread", target, tpayload, "thread")
-                row["message_key"] = f"{main['message_key']}:thread"
-                rows.append(row)
-        return rows
-
-    def _plan_pagerduty(self, inv: Investigation, phase: str) -> dict[str, Any]:
-        pd = self.renderer.pagerduty(inv, phase=phase)
-        dedup = pagerduty_dedup_key(inv.alert.group_key, inv.fingerprint)
-        if self.pagerduty_mode == "notes":
-            payload: dict[str, Any] = {"incident_key": dedup, "content": pd.note}
-            return self._row(inv, phase, "pagerduty", "note", "", payload, phase)
-        labels = inv.alert.labels
-        payload = {
-            "event_action": "trigger",
-            "dedup_key": dedup,
-            "payload": {
-                "summary": pd.summary,
-                "source": labels.get("instance") or labels.get("service") or "correlator",
-                "severity": _PD_SEVERITY.get(inv.alert.severity, "error"),
-                "timestamp": inv.alert.starts_at.isoformat(),
-                "component": labels.get("service", ""),
-                "custom_details": pd.custom_details,
-            },
-            "links": pd.links,
-            "client": "correlator",
-            "client_url": pd.custom_details["correlator_investigation"],
-        }
-        return self._row(inv, phase, "pagerduty", "enrich", "", payload, phase)
-
-    def _row(
-        self,
-        inv: Investigation,
-        phase: str,
-        channel: str,
-        kind: str,
-        target: str,
-        payload: dict[str, Any],
-        idem_suffix: str,
-    ) -> dict[str, Any]:
-        now = self.clock()
-        key = f"{inv.id}:{channel}:{target}" if target else f"{inv.id}:{channel}"
-        return {
-            "id": str(uuid.uuid4()),
-            "investigation_id": inv.id,
-            "channel": channel,
-            "kind": kind,
-            "target": target,
-            "message_key": key,
-            "phase": phase,
-            "seq": PHASE_SEQ[phase],
-            "payload": payload,
-            "state": DeliveryState.PENDING.value,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "expires_at": now + self.ttl,
-            "created_at": now,
-            "updated_at": now,
-            "idempotency_key": f"{key}:{kind}:{idem_suffix}",
-        }
-
-    async def with_notifications(self, inv: Investigation) -> Investigation:
-        """``inv`` with its delivery state merged in (``Investigation.notifications``)."""
-        return inv.model_copy(update={"notifications": await self.store.states(inv.id)})
 
 
 class OutboxWorker:
@@ -391,3 +236,48 @@ class OutboxWorker:
     def _count(self, channel: str, outcome: str) -> None:
         if self.metrics is not None:
             self.metrics.notifications_total.labels(channel=channel, outcome=outcome).inc()
+
+
+@asynccontextmanager
+async def running_outbox(
+    settings: Settings,
+    engine: AsyncEngine | None,
+    notifiers: Mapping[str, Notifier],
+    *,
+    metrics: Metrics | None = None,
+    run_worker: bool = True,
+    poll_seconds: float = 1.0,
+) -> AsyncIterator[Outbox]:
+    """The outbox on ``engine`` (``None``: its own engine on ``settings.database_url``, for
+    a store that is not ``SqlStore``); its delivery worker runs in the background until exit."""
+    used = engine if engine is not None else make_engine(settings.database_url)
+    own_engine = used if engine is None else None
+    store = OutboxStore(used)
+    await store.create_schema()
+    opts = channel_options(settings)
+    outbox = Outbox(
+        store,
+        NoteRenderer(public_url=settings.public_url, llm_configured=settings.llm.enabled),
+        channels=tuple(notifiers),
+        slack_channel=opts.slack_channel,
+        slack_routes=opts.slack_routes,
+        pagerduty_mode=opts.pagerduty_mode,
+    )
+    worker = OutboxWorker(
+        store, notifiers, metrics=metrics, wake=outbox.wake, poll_seconds=poll_seconds
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop)) if run_worker else None
+    try:
+        yield outbox
+    finally:
+        stop.set()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=30.0)
+        for notifier in notifiers.values():
+            close = getattr(notifier, "aclose", None)
+            if close is not None:
+                await close()
+        if own_engine is not None:
+            await own_engine.dispose()
