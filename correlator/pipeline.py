@@ -21,55 +21,37 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from opentelemetry import trace
 
 from correlator.errors import CorrelatorError
 from correlator.metrics import Metrics
 from correlator.models import (
-    Analysis,
     EvidenceBundle,
     Investigation,
     StageTiming,
     TimeWindow,
 )
-from correlator.ports import EventSink, NoteSink, RuleExprSource
+from correlator.ports import (
+    Checkpoint,
+    EventSink,
+    EvidenceStage,
+    LLMStage,
+    NoteSink,
+    NoteText,
+    RuleExprSource,
+    RulesStage,
+)
 from correlator.settings import Settings
 from correlator.store.rows import alert_service
 from correlator.telemetry import alert_attributes, investigation_context
 from correlator.telemetry import tracer as default_tracer
 
 log = logging.getLogger(__name__)
-
-
-class EvidenceStage(Protocol):
-    """Gather the evidence for ``inv`` (its ``expr``, ``window_start``/``window_end`` are set)."""
-
-    async def __call__(self, inv: Investigation) -> EvidenceBundle: ...
-
-
-class RulesStage(Protocol):
-    """Rank hypotheses from the bundle (deterministic rules)."""
-
-    async def __call__(self, inv: Investigation, bundle: EvidenceBundle) -> Analysis: ...
-
-
-class LLMStage(Protocol):
-    """Refine ``inv`` (analysis, remediation, ``llm`` report); returns the updated copy."""
-
-    async def __call__(self, inv: Investigation) -> Investigation: ...
-
-
-Checkpoint = Callable[[Investigation], Awaitable[None]]
-
-
-class NoteText(Protocol):
-    def __call__(self, inv: Investigation, *, phase: str) -> str: ...
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The seams between the engine and the outside world (structural Protocols).
+"""Every seam of the service in one file (structural Protocols): backend sources, notifiers,
+the store, the note sink, and the pipeline's stages.
 
 Connectors satisfy these without importing them; only ``correlator.wiring`` builds concrete
 ones. Sources raise ``correlator.errors.BackendError`` subclasses; ``correlator.evidence`` turns
@@ -8,15 +9,17 @@ those into status envelopes, so nothing below ever reaches a caller as a crash.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from correlator.models import (
     Alert,
+    Analysis,
     Change,
     Deploy,
+    EvidenceBundle,
     Exemplar,
     Investigation,
     InvestigationStatus,
@@ -231,3 +234,33 @@ class Store(Protocol):
         limit: int = 50,
         offset: int = 0,
     ) -> builtins.list[Investigation]: ...
+
+
+# ---- pipeline stages (``correlator.pipeline.PipelineDeps``; ``correlator.wiring`` fills them) ----
+
+
+class EvidenceStage(Protocol):
+    """Gather the evidence for ``inv`` (its ``expr``, ``window_start``/``window_end`` are set)."""
+
+    async def __call__(self, inv: Investigation) -> EvidenceBundle: ...
+
+
+class RulesStage(Protocol):
+    """Rank hypotheses from the bundle (deterministic rules)."""
+
+    async def __call__(self, inv: Investigation, bundle: EvidenceBundle) -> Analysis: ...
+
+
+class LLMStage(Protocol):
+    """Refine ``inv`` (analysis, remediation, ``llm`` report); returns the updated copy."""
+
+    async def __call__(self, inv: Investigation) -> Investigation: ...
+
+
+Checkpoint = Callable[[Investigation], Awaitable[None]]
+
+
+class NoteText(Protocol):
+    """Render the note text stored on the investigation (``NoteRenderer.markdown``)."""
+
+    def __call__(self, inv: Investigation, *, phase: str) -> str: ...

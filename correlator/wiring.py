@@ -3,7 +3,8 @@
 Builds, from ``Settings``: the store, one ``httpx.AsyncClient`` per configured backend, the
 connectors on those clients, and the pipeline's collaborators (``PipelineDeps``). Entry points
 (``correlator.api`` lifespan, the CLI) open a ``Runtime`` with ``open_runtime`` and close it on
-exit. ``investigate_once`` runs the pipeline in-process for the one-shot CLI (and eval/replay).
+exit; ``assemble_service`` adds the worker pool, jobs and scheduler of ``correlator serve``.
+``investigate_once`` runs the pipeline in-process for the one-shot CLI (and eval/replay).
 
 Plug-in points for the other stages (evidence, rules, llm, notes) are in ``_pipeline_deps``.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from correlator import __version__
 from correlator.evidence import EvidenceSources, gather
@@ -35,12 +37,21 @@ from correlator.models import (
 from correlator.notes import NoteRenderer
 from correlator.notify.channels import configured_channels
 from correlator.notify.delivery import running_outbox
-from correlator.pipeline import Checkpoint, LLMStage, PipelineDeps, investigate
-from correlator.ports import ActiveAlertSource, NoteSink, Notifier, Store
+from correlator.pipeline import PipelineDeps, investigate
+from correlator.ports import (
+    ActiveAlertSource,
+    Checkpoint,
+    EventSink,
+    LLMStage,
+    NoteSink,
+    Notifier,
+    Store,
+)
 from correlator.rules import RankStage, load_ruleset
+from correlator.scheduler import Jobs, build_scheduler, lease_seconds
 from correlator.settings import BackendSettings, Settings
 from correlator.store import SqlStore, StoreEventSink
-from correlator.worker import Runner, owner_id
+from correlator.worker import Runner, WorkerPool, owner_id
 
 BACKENDS = ("prometheus", "tempo", "loki", "grafana", "alertmanager")
 
@@ -242,6 +253,41 @@ async def open_runtime(
             await client.aclose()
         if own_store is not None:
             await own_store.close()
+
+
+@dataclass(frozen=True)
+class Service:
+    """The long-running parts around the pipeline, built but not started (``correlator serve``)."""
+
+    events: EventSink
+    pool: WorkerPool
+    jobs: Jobs
+    scheduler: AsyncIOScheduler
+
+
+def assemble_service(rt: Runtime, *, worker_poll_seconds: float = 2.0) -> Service:
+    """Worker pool, scheduled jobs and scheduler on top of ``rt`` (the API starts them)."""
+    settings = rt.settings
+    events = StoreEventSink(rt.store)
+    pool = WorkerPool(
+        rt.store,
+        rt.runner(),
+        concurrency=settings.workers,
+        lease_seconds=lease_seconds(settings),
+        metrics=rt.metrics,
+        events=events,
+        poll_seconds=worker_poll_seconds,
+        owner=rt.owner,
+    )
+    jobs = Jobs(
+        rt.store,
+        settings=settings,
+        metrics=rt.metrics,
+        alert_source=rt.alert_source,
+        events=events,
+        wake=pool.wake,
+    )
+    return Service(events, pool, jobs, build_scheduler(jobs, settings))
 
 
 async def investigate_once(

@@ -24,8 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from correlator.metrics import Metrics
 from correlator.models import Investigation, InvestigationStatus
-from correlator.pipeline import Checkpoint
-from correlator.ports import EventSink, Store
+from correlator.ports import Checkpoint, EventSink, Store
 
 log = logging.getLogger(__name__)
 

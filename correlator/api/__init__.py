@@ -1,8 +1,9 @@
 """The HTTP API: ``create_app(settings, deps=None)``.
 
-The lifespan owns the runtime (store, per-backend HTTP clients built by ``correlator.wiring``),
-the worker pool and the scheduler. Routers are listed in ``ROUTERS``: a new area adds its module
-to the import line and one entry to that list.
+The lifespan owns the runtime (store, per-backend HTTP clients) and the service parts (worker
+pool, scheduler), all built by ``correlator.wiring``; this module only adds the routes.
+Routers are listed in ``ROUTERS``: a new area adds its module to the import line and one entry
+to that list.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
@@ -24,11 +24,9 @@ from correlator.api.context import AppContext
 from correlator.metrics import Metrics
 from correlator.models import AlertmanagerWebhook, Deploy
 from correlator.ports import Store
-from correlator.scheduler import Jobs, build_scheduler, lease_seconds
 from correlator.settings import Settings
-from correlator.store import StoreEventSink
-from correlator.wiring import Runtime, open_runtime
-from correlator.worker import WorkerPool, host_prefix
+from correlator.wiring import Runtime, Service, assemble_service, open_runtime
+from correlator.worker import host_prefix
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +61,8 @@ def create_app(settings: Settings, deps: AppDeps | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings, metrics=metrics, store=deps.store) as rt:
-            pool, scheduler = _assemble(app, rt, settings, deps)
+            svc = _assemble(app, rt, settings, deps)
+            pool, scheduler = svc.pool, svc.scheduler
             if settings.webhook_token is None:
                 log.warning("CORRELATOR_WEBHOOK_TOKEN is unset: webhook and deploy intake is open")
             if deps.run_workers:
@@ -92,40 +91,20 @@ def create_app(settings: Settings, deps: AppDeps | None = None) -> FastAPI:
     return app
 
 
-def _assemble(
-    app: FastAPI, rt: Runtime, settings: Settings, deps: AppDeps
-) -> tuple[WorkerPool, AsyncIOScheduler]:
-    """Worker pool, route context and scheduler on top of the runtime (nothing started)."""
-    events = StoreEventSink(rt.store)
-    pool = WorkerPool(
-        rt.store,
-        rt.runner(),
-        concurrency=settings.workers,
-        lease_seconds=lease_seconds(settings),
-        metrics=rt.metrics,
-        events=events,
-        poll_seconds=deps.worker_poll_seconds,
-        owner=rt.owner,
-    )
+def _assemble(app: FastAPI, rt: Runtime, settings: Settings, deps: AppDeps) -> Service:
+    """The service parts (``correlator.wiring.assemble_service``) and the routes' context."""
+    svc = assemble_service(rt, worker_poll_seconds=deps.worker_poll_seconds)
     app.state.ctx = AppContext(
         settings=settings,
         store=rt.store,
         metrics=rt.metrics,
-        events=events,
-        wake=pool.wake,
+        events=svc.events,
+        wake=svc.pool.wake,
         note_sink=rt.note_sink,
     )
-    app.state.workers = pool
-    jobs = Jobs(
-        rt.store,
-        settings=settings,
-        metrics=rt.metrics,
-        alert_source=rt.alert_source,
-        events=events,
-        wake=pool.wake,
-    )
-    app.state.jobs = jobs
-    return pool, build_scheduler(jobs, settings)
+    app.state.workers = svc.pool
+    app.state.jobs = svc.jobs
+    return svc
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

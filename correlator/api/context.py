@@ -74,10 +74,30 @@ def _is_loopback(host: str) -> bool:
 
 
 def require_read_token(request: Request) -> None:
-    """Read endpoints: ``CORRELATOR_UI_TOKEN`` as a bearer token or the UI's login cookie.
+    """Read endpoints: ``CORRELATOR_UI_TOKEN`` as a bearer token or the UI's login cookie."""
+    _require_read_access(
+        request,
+        off_loopback="the API off loopback requires CORRELATOR_UI_TOKEN to be set",
+        denied="missing or wrong bearer token",
+    )
 
-    Without a UI token they are open only on loopback (configured host and actual peer), the
-    same rule as the web UI; elsewhere they answer 403 until the token is set.
+
+def require_ui_access(request: Request) -> None:
+    """Web UI pages: the same rule as the read API (only the messages name the UI)."""
+    _require_read_access(
+        request,
+        off_loopback="UI off loopback requires CORRELATOR_UI_TOKEN to be set",
+        denied="UI token required",
+    )
+
+
+def _require_read_access(request: Request, *, off_loopback: str, denied: str) -> None:
+    """The one read-access rule (read API and web UI).
+
+    With ``CORRELATOR_UI_TOKEN`` set, a request needs it as a bearer token or in the
+    ``correlator_ui`` cookie (401 otherwise). Without it, reads are open only on loopback (the
+    configured host and the actual peer): elsewhere 403 until the token is set, rather than a
+    world-readable service.
     """
     ctx = get_context(request)
     token = ctx.settings.ui_token
@@ -85,18 +105,12 @@ def require_read_token(request: Request) -> None:
         peer = request.client.host if request.client else ""
         if _is_loopback(ctx.settings.host) and _is_loopback(peer):
             return
-        raise HTTPException(
-            status_code=403, detail="the API off loopback requires CORRELATOR_UI_TOKEN to be set"
-        )
+        raise HTTPException(status_code=403, detail=off_loopback)
     cookie = request.cookies.get(UI_COOKIE, "")
     expected = token.get_secret_value().encode()
     if _check_bearer(request, token) or (cookie and hmac.compare_digest(cookie.encode(), expected)):
         return
-    raise HTTPException(
-        status_code=401,
-        detail="missing or wrong bearer token",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+    raise HTTPException(status_code=401, detail=denied, headers={"WWW-Authenticate": "Bearer"})
 
 
 class BodyError(HTTPException):

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from correlator.evidence import links
 from correlator.evidence.envelope import Probe, Recorder
 from correlator.evidence.sources import EvidenceSources
+from correlator.evidence.traces import analyze
 from correlator.models import (
     EvidenceKind,
     EvidenceStatus,
@@ -23,7 +24,6 @@ from correlator.models import (
     TraceLogs,
 )
 from correlator.settings import Settings
-from correlator.traces import analyze
 from correlator.wire import logql
 from correlator.wire.ids import try_normalize_trace_id
 from correlator.wire.promql import fill_template

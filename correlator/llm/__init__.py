@@ -21,12 +21,12 @@ from pathlib import Path
 from correlator.errors import LLMError
 from correlator.llm.cache import MemoryCache, StageCache
 from correlator.llm.client import LLMCallError, LLMRuntime
+from correlator.llm.redact import Redactor
 from correlator.llm.runner import Emit, Mode, Run
 from correlator.llm.stages import chunks_for, digest, known_ids, ordered_ids, rank, remediate
 from correlator.metrics import Metrics
 from correlator.models import Analysis, EvidenceBundle, Investigation, LLMReport, Remediation
 from correlator.ports import EventSink
-from correlator.redact import Redactor
 from correlator.settings import LLMSettings
 
 __all__ = [

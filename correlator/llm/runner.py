@@ -16,7 +16,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
-from correlator import prompts
+from correlator.llm import prompts
 from correlator.llm.budget import count_tokens
 from correlator.llm.cache import cache_key
 from correlator.llm.client import (
@@ -28,10 +28,10 @@ from correlator.llm.client import (
     call,
     models_for,
 )
+from correlator.llm.redact import Redactor
 from correlator.llm.schemas import SchemaViolation, parse, response_format, schema_text
 from correlator.metrics import Metrics
 from correlator.models import Analysis, EvidenceBundle, LLMReport, LLMStageStats
-from correlator.redact import Redactor
 from correlator.settings import LLMSettings, LLMStageSettings
 
 Emit = Callable[[str, dict[str, object]], Awaitable[None]]

@@ -150,7 +150,7 @@ class ServiceEdge(BaseModel):
 
 
 class TraceAnalysis(BaseModel):
-    """Derived facts of one trace (computed by ``correlator.traces``)."""
+    """Derived facts of one trace (computed by ``correlator.evidence.traces``)."""
 
     root_service: str | None = None
     root_span_name: str | None = None

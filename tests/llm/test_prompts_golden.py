@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from correlator import prompts
-from correlator.llm import start_run
+from correlator.llm import prompts, start_run
 from correlator.llm.runner import Run
 from correlator.llm.schemas import DigestOut, Fact
 from correlator.llm.stages import (

@@ -1,4 +1,4 @@
-"""correlator.traces.analyze: error origin, critical path self time, edges, flags, versions."""
+"""evidence.traces.analyze: error origin, critical path self time, edges, flags, versions."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from correlator.evidence.traces import analyze
 from correlator.models import (
     Attributes,
     Resource,
@@ -15,7 +16,6 @@ from correlator.models import (
     SpanStatus,
     Trace,
 )
-from correlator.traces import analyze
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 TID = "0af7651916cd43dd8448eb211c80319c"

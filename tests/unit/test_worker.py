@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from correlator.metrics import Metrics
 from correlator.models import Alert, AlertmanagerWebhook, Investigation, InvestigationStatus
-from correlator.pipeline import Checkpoint
+from correlator.ports import Checkpoint
 from correlator.store import SqlStore, StoreEventSink
 from correlator.store.schema import investigations
 from correlator.worker import WorkerPool

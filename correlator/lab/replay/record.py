@@ -14,7 +14,7 @@ backends over the window it used:
 * ``deploys.json``: deploys correlator had been told about (changes from ``deploy_api``);
 * ``alert.json`` (the first alert of the body) and ``scenario.yaml`` (origin ``recorded``).
 
-Redaction (``correlator.redact``) applies to every string written except ids and timestamps, on
+Redaction (``correlator.llm.redact``) applies to every string written except ids and timestamps, on
 by default. The directory is validated with ``correlator.lab.scenarios.load_scenario`` at the end.
 """
 
@@ -35,8 +35,8 @@ from correlator.lab.replay.fetch import Wire, metric_names
 from correlator.lab.replay.runner import quiet_settings
 from correlator.lab.replay.sources import SourceError, split_webhook
 from correlator.lab.scenarios import ScenarioError, ScenarioMeta, load_scenario
+from correlator.llm.redact import Redactor
 from correlator.models import AlertmanagerWebhook, Investigation
-from correlator.redact import Redactor
 from correlator.settings import BackendSettings, Settings
 from correlator.wire.ids import try_normalize_trace_id
 from correlator.wire.openmetrics import build_openmetrics

@@ -17,7 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from correlator.templating import make_environment
 
-DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"  # the top-level prompts/
 MAX_PROMPT_CHARS = 400_000
 TRUNCATED = "\n[prompt truncated]\n"
 

@@ -1,16 +1,14 @@
 """Web UI: investigation list and detail pages (server-rendered, autoescaped, no CDN).
 
-Access: pages are open when correlator is configured to listen on a loopback address, the
-request comes from loopback and no ``ui_token`` is set. Otherwise a request needs
-``CORRELATOR_UI_TOKEN`` as a bearer token or in the ``correlator_ui`` cookie (set by
-``GET /ui/login?token=...``). Off loopback without a token configured the UI refuses (403)
+Access is the read API's rule (``correlator.api.context.require_ui_access``): open on loopback
+without ``CORRELATOR_UI_TOKEN``, else the token as a bearer token or in the ``correlator_ui``
+cookie (set by ``GET /ui/login?token=...``); off loopback without a token the UI refuses (403)
 rather than being world-readable.
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,54 +18,20 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2.sandbox import SandboxedEnvironment
 
-from correlator.api.context import AppContext, get_context
+from correlator.api.context import UI_COOKIE, AppContext, get_context, require_ui_access
+from correlator.api.ui import view
 from correlator.models import Investigation, InvestigationStatus, NotificationState
 from correlator.notes import NoteRenderer
-from correlator.settings import Settings
 from correlator.templating import make_environment
-from correlator.ui import view
 
 UI_ROOT = Path(view.__file__).resolve().parent
 STATIC = {"ui.css": "text/css", "ui.js": "text/javascript"}
-COOKIE = "correlator_ui"
 PAGE = 50
 
 
 @lru_cache(maxsize=1)
 def _env() -> SandboxedEnvironment:
     return make_environment(UI_ROOT / "templates", html=True)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _token_ok(request: Request, settings: Settings) -> bool:
-    token = settings.ui_token
-    if token is None:
-        # both: the configured listen address (a CLI --host may differ) and the actual peer
-        client = request.client.host if request.client else ""
-        return _is_loopback(settings.host) and _is_loopback(client)
-    expected = token.get_secret_value().encode()
-    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(bearer.strip().encode(), expected):
-        return True
-    cookie = request.cookies.get(COOKIE, "")
-    return bool(cookie) and hmac.compare_digest(cookie.encode(), expected)
-
-
-def require_ui_access(request: Request) -> None:
-    ctx = get_context(request)
-    if _token_ok(request, ctx.settings):
-        return
-    if ctx.settings.ui_token is None:
-        raise HTTPException(403, "UI off loopback requires CORRELATOR_UI_TOKEN to be set")
-    raise HTTPException(401, "UI token required", headers={"WWW-Authenticate": "Bearer"})
 
 
 router = APIRouter(tags=["ui"], include_in_schema=False)
@@ -90,7 +54,7 @@ async def login(request: Request, token: str = Query(max_length=4096)) -> Respon
         raise HTTPException(401, "wrong token")
     resp = RedirectResponse("/ui/investigations", status_code=303)
     secure = ctx.settings.public_url.startswith("https://")
-    resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure)
+    resp.set_cookie(UI_COOKIE, token, httponly=True, samesite="strict", secure=secure)
     return resp
 
 

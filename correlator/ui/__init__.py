@@ -1,1 +1,0 @@
-"""Web UI assets (templates, static) and the view helpers the ``correlator.api.ui`` router uses."""
