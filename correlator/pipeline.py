@@ -36,6 +36,7 @@ from correlator.models import (
     StageTiming,
     TimeWindow,
 )
+from correlator.models.alert import alert_service
 from correlator.ports import (
     Checkpoint,
     EventSink,
@@ -47,7 +48,6 @@ from correlator.ports import (
     RulesStage,
 )
 from correlator.settings import Settings
-from correlator.store.rows import alert_service
 from correlator.telemetry import alert_attributes, investigation_context
 from correlator.telemetry import tracer as default_tracer
 
@@ -118,7 +118,8 @@ async def investigate(
 ) -> Investigation:
     """Run every configured stage on ``inv``; returns the investigation (status untouched)."""
     run = _Run(inv.model_copy(update={"stages": [], "partial": None, "error": None}), deps, metrics)
-    attrs = alert_attributes(inv.alert.labels, alert_service(inv.alert))
+    service = alert_service(inv.alert.labels, settings.prometheus.service_labels) or ""
+    attrs = alert_attributes(inv.alert.labels, service)
     with (
         investigation_context(inv.id),
         run.tracer.start_as_current_span("investigation", attributes=attrs) as root,

@@ -27,6 +27,10 @@ def _data_dir(name: str) -> Path:
     return PACKAGE_ROOT / name
 
 
+# Alert labels that name the alert's service, first present wins (``prometheus.service_labels``).
+SERVICE_LABELS = ("service", "service_name", "app", "k8s_deployment_name", "deployment", "job")
+
+
 class BackendSettings(BaseModel):
     """HTTP policy shared by every backend (see connectors/_http.py)."""
 
@@ -59,14 +63,7 @@ class PrometheusSettings(BackendSettings):
     )
     trace_id_labels: list[str] = Field(default_factory=lambda: ["trace_id", "traceID", "traceId"])
     service_labels: list[str] = Field(
-        default_factory=lambda: [
-            "service",
-            "service_name",
-            "app",
-            "k8s_deployment_name",
-            "deployment",
-            "job",
-        ],
+        default_factory=lambda: list(SERVICE_LABELS),
         description="alert labels naming the alert's service, first present wins",
     )
     version_queries: list[str] = Field(

@@ -224,7 +224,9 @@ async def open_runtime(
     configured channel, the notification outbox and its delivery worker; close them on exit."""
     own_store: SqlStore | None = None
     if store is None:
-        own_store = SqlStore(settings.database_url)
+        own_store = SqlStore(
+            settings.database_url, service_labels=settings.prometheus.service_labels
+        )
         await own_store.create_schema()
         store = own_store
     clients = build_clients(settings)

@@ -8,7 +8,7 @@ resumes with the standard ``Last-Event-ID`` header (or ``?after=``).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -17,8 +17,8 @@ from pydantic import BaseModel
 
 from correlator.api.context import AppContext, get_context, require_read_token
 from correlator.models import AlertStatus, Investigation, InvestigationStatus
+from correlator.models.alert import alert_service
 from correlator.ports import StoredEvent
-from correlator.store import alert_service
 
 router = APIRouter(tags=["investigations"], dependencies=[Depends(require_read_token)])
 
@@ -43,13 +43,13 @@ class InvestigationSummary(BaseModel):
     top_hypothesis: str | None = None
 
     @classmethod
-    def of(cls, inv: Investigation) -> InvestigationSummary:
+    def of(cls, inv: Investigation, service_labels: Sequence[str]) -> InvestigationSummary:
         top = inv.analysis.top if inv.analysis else None
         return cls(
             id=inv.id,
             fingerprint=inv.fingerprint,
             alertname=inv.alert.alertname,
-            service=alert_service(inv.alert),
+            service=alert_service(inv.alert.labels, service_labels) or "",
             severity=inv.alert.severity,
             status=inv.status,
             alert_status=inv.alert_status,
@@ -83,8 +83,12 @@ async def list_investigations(
         status=status, alertname=alertname, service=service, limit=limit, offset=offset
     )
     total = await ctx.store.count(status=status, alertname=alertname, service=service)
+    labels = ctx.settings.prometheus.service_labels
     return InvestigationPage(
-        items=[InvestigationSummary.of(i) for i in items], total=total, limit=limit, offset=offset
+        items=[InvestigationSummary.of(i, labels) for i in items],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 

@@ -81,7 +81,10 @@ def _investigate(args: argparse.Namespace) -> int:
 def summary(inv: Investigation) -> str:
     """Plain text until notes exist: what fired, the PromQL, the window, what ran."""
     alert = inv.alert
-    where = alert.labels.get("service") or alert.labels.get("job") or "?"
+    from correlator.models.alert import alert_service
+    from correlator.settings import SERVICE_LABELS
+
+    where = alert_service(alert.labels, SERVICE_LABELS) or "?"
     lines = [
         f"{alert.alertname} ({where}) {inv.alert_status.value}"
         f" since {alert.starts_at:%Y-%m-%d %H:%M:%S} UTC",

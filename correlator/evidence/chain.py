@@ -26,7 +26,7 @@ from correlator.deadline import deadline_scope
 from correlator.evidence import changes as ch
 from correlator.evidence import links
 from correlator.evidence.envelope import Probe, Recorder
-from correlator.evidence.exemplars import alert_service, exemplar_service, select_exemplars
+from correlator.evidence.exemplars import exemplar_service, select_exemplars
 from correlator.evidence.services import ServiceEvidence
 from correlator.evidence.sources import EvidenceSources
 from correlator.evidence.tracechain import TraceChain
@@ -42,6 +42,7 @@ from correlator.models import (
     TimeWindow,
     TraceEvidence,
 )
+from correlator.models.alert import alert_service
 from correlator.settings import Settings
 from correlator.wire.promql import exemplar_query
 
@@ -110,7 +111,7 @@ class _Gather:
         self.onset = alert.starts_at
         self.expr: str | None = None
         self.expr_source = "none"
-        self.service = alert_service(alert.labels, settings)
+        self.service = alert_service(alert.labels, settings.prometheus.service_labels)
         self.exemplars: list[Exemplar] = []
         self._exemplars_done = asyncio.Event()
         self._traces_fetched = asyncio.Event()

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from correlator.models import Exemplar
+from correlator.models.alert import alert_service
 from correlator.settings import Settings
 from correlator.wire.ids import try_normalize_trace_id
 from correlator.wire.promql import series_labels
@@ -109,20 +110,10 @@ def _dedupe(exemplars: Iterable[Exemplar]) -> list[Exemplar]:
     return out
 
 
-def alert_service(labels: Mapping[str, str], settings: Settings) -> str | None:
-    """The alert's service: the first configured service label present (``service``,
-    ``service_name``, ``app``, ``job``, ``k8s_deployment_name``...)."""
-    for name in settings.prometheus.service_labels:
-        value = labels.get(name, "").strip()
-        if value:
-            return value
-    return None
-
-
 def exemplar_service(exemplars: Sequence[Exemplar], settings: Settings) -> str | None:
     """Fallback: the service label shared by the selected exemplars' series."""
     for ex in exemplars:
-        found = alert_service(ex.series_labels, settings)
+        found = alert_service(ex.series_labels, settings.prometheus.service_labels)
         if found:
             return found
     return None

@@ -9,6 +9,7 @@ third-party captures lack ``fingerprint``/``generatorURL``/per-alert ``status``:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
@@ -20,6 +21,20 @@ GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 
 LabelValue = Annotated[str, StringConstraints(max_length=16_384)]
 Labels = dict[str, LabelValue]
+
+
+def alert_service(labels: Mapping[str, str], names: Iterable[str]) -> str | None:
+    """The service an alert is about: the value of the first of ``names`` it carries.
+
+    The one definition of "which service": the store's ``service`` column, the API filter,
+    evidence, rules, notes and the UI all call it with ``settings.prometheus.service_labels``
+    (``settings.SERVICE_LABELS`` where no settings are at hand). ``None`` when none is present.
+    """
+    for name in names:
+        value = labels.get(name, "").strip()
+        if value:
+            return value
+    return None
 
 
 class AlertStatus(StrEnum):

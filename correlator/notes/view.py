@@ -17,6 +17,8 @@ from correlator.models import (
     Hypothesis,
     Investigation,
 )
+from correlator.models.alert import alert_service
+from correlator.settings import SERVICE_LABELS
 
 PHASES = ("rules", "llm", "resolved")
 _UNCHECKED = {EvidenceStatus.ERROR, EvidenceStatus.TIMEOUT, EvidenceStatus.NOT_CONFIGURED}
@@ -143,9 +145,8 @@ def build_view(
     by_id = {e.id: e for e in items}
     hyps = inv.analysis.hypotheses if inv.analysis else []
     resolved = inv.alert_status is AlertStatus.RESOLVED or phase == "resolved"
-    service = (inv.evidence.alert_service if inv.evidence else None) or alert.labels.get(
-        "service", alert.labels.get("job", "")
-    )
+    found = inv.evidence.alert_service if inv.evidence else None
+    service = found or alert_service(alert.labels, SERVICE_LABELS) or ""
     return {
         "phase": phase,
         "id": inv.id,

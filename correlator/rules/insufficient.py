@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from correlator.models import EvidenceKind, EvidenceStatus, InsufficientEvidence
+from correlator.models.alert import alert_service
 from correlator.rules.render import render_promql
 from correlator.rules.ruleset import RuleSet
 from correlator.rules.signals.base import Context
@@ -51,7 +52,8 @@ def primary_missing(ctx: Context) -> bool:
 
 def next_queries(rs: RuleSet, ctx: Context, keys: set[str]) -> list[str]:
     alert = ctx.bundle.alert
-    service = ctx.bundle.alert_service or _alert_service(rs, ctx)
+    fallback = alert_service(alert.labels, rs.settings.alert_service_labels)
+    service = ctx.bundle.alert_service or fallback or ""
     values = promql_values(
         service=service, namespace=rs.namespace_of(alert), alertname=alert.alertname
     )
@@ -70,13 +72,6 @@ def next_queries(rs: RuleSet, ctx: Context, keys: set[str]) -> list[str]:
             )
         )
     return out
-
-
-def _alert_service(rs: RuleSet, ctx: Context) -> str:
-    for label in rs.settings.alert_service_labels:
-        if value := ctx.bundle.alert.labels.get(label):
-            return value
-    return ""
 
 
 def insufficient(rs: RuleSet, ctx: Context) -> InsufficientEvidence | None:

@@ -201,7 +201,10 @@ class Settings(Strict):
     )
     namespace_label: str = "namespace"
     alert_service_labels: list[str] = Field(
-        default_factory=lambda: ["service", "service_name", "app", "job"]
+        default_factory=lambda: ["service", "service_name", "app", "job"],
+        description="labels that may name the service in PromQL templates: the first one the "
+        "alert carries becomes {{ service_label }}. Only the label *name* for templates; which "
+        "service an alert is about is settings.prometheus.service_labels (models.alert_service)",
     )
 
     @field_validator("service_label", "namespace_label")

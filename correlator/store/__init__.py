@@ -6,7 +6,6 @@
 
 from correlator.store.engine import make_engine
 from correlator.store.events import StoreEventSink
-from correlator.store.rows import alert_service
 from correlator.store.sql import SqlStore
 
-__all__ = ["SqlStore", "StoreEventSink", "alert_service", "make_engine"]
+__all__ = ["SqlStore", "StoreEventSink", "make_engine"]

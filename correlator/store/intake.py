@@ -32,6 +32,8 @@ def insert_ignore(engine: AsyncEngine, values: dict[str, Any]) -> Any:
 class IntakeMixin(RecordsMixin):
     """Intake on ``RecordsMixin``'s engines and write transactions."""
 
+    service_labels: tuple[str, ...]  # for the ``service`` column (set by ``SqlStore``)
+
     async def create_or_get(self, alert: Alert) -> tuple[Investigation, bool]:
         return (await self.create_or_get_many([alert]))[0]
 
@@ -50,7 +52,9 @@ class IntakeMixin(RecordsMixin):
         if fresh:
             async with self._begin() as conn:
                 for key, inv in fresh.items():
-                    result = await conn.execute(insert_ignore(self._engine, row_values(inv)))
+                    result = await conn.execute(
+                        insert_ignore(self._engine, row_values(inv, self.service_labels))
+                    )
                     if result.rowcount != 1:
                         lost.add(key)
         if lost:  # another writer committed these keys first: theirs is the investigation

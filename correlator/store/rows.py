@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row
 
 from correlator.models import Alert, AlertStatus, Investigation, InvestigationStatus
+from correlator.models.alert import alert_service
 
-SERVICE_LABELS = ("service", "service_name", "app", "job")
 ACTIVE = (InvestigationStatus.QUEUED.value, InvestigationStatus.RUNNING.value)
 FINISHED = (InvestigationStatus.DONE.value, InvestigationStatus.FAILED.value)
 
@@ -19,22 +20,15 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def alert_service(alert: Alert) -> str:
-    """The service an alert is about, from the first present of ``SERVICE_LABELS``."""
-    for name in SERVICE_LABELS:
-        if alert.labels.get(name):
-            return alert.labels[name]
-    return ""
-
-
-def row_values(inv: Investigation) -> dict[str, Any]:
+def row_values(inv: Investigation, service_labels: Sequence[str]) -> dict[str, Any]:
+    """Column values; ``service`` is ``alert_service`` over the configured service labels."""
     return {
         "id": inv.id,
         "fingerprint": inv.fingerprint,
         "starts_at": inv.alert.starts_at,
         "status": inv.status.value,
         "alertname": inv.alert.alertname[:256],
-        "service": alert_service(inv.alert)[:256],
+        "service": (alert_service(inv.alert.labels, service_labels) or "")[:256],
         "alert_status": inv.alert_status.value,
         "created_at": inv.created_at,
         "updated_at": inv.updated_at,

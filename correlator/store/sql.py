@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, delete, func, select, update
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from correlator.models import AlertStatus, Investigation, InvestigationStatus
+from correlator.settings import SERVICE_LABELS
 from correlator.store import migrate
 from correlator.store.coordination import EventWaker, LeaderLock
 from correlator.store.engine import is_memory_sqlite, make_engine
@@ -34,8 +36,16 @@ from correlator.store.schema import deploys, events, investigations
 class SqlStore(IntakeMixin):
     """``correlator.ports.Store`` on SQLAlchemy async (SQLite WAL by default, or PostgreSQL)."""
 
-    def __init__(self, url: str, *, max_attempts: int = 3, busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_attempts: int = 3,
+        busy_timeout_ms: int = 5000,
+        service_labels: Sequence[str] = SERVICE_LABELS,
+    ) -> None:
         self.url = url
+        self.service_labels = tuple(service_labels)  # the ``service`` column (``alert_service``)
         self.max_attempts = max_attempts
         self._engine = make_engine(url, busy_timeout_ms=busy_timeout_ms)
         sqlite = make_url(url).get_backend_name() == "sqlite"
@@ -219,7 +229,7 @@ class SqlStore(IntakeMixin):
                     update={"alert": stored.alert, "alert_status": AlertStatus.RESOLVED}
                 )
             inv = inv.model_copy(update={"updated_at": now()})
-            values = row_values(inv)
+            values = row_values(inv, self.service_labels)
             if inv.status.value != InvestigationStatus.RUNNING.value:
                 values.update(lease_owner=None, lease_expires_at=None)
             await conn.execute(

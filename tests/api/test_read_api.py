@@ -12,6 +12,7 @@ from tests.api.conftest import (
     AUTH,
     MakeClient,
     fixture_bytes,
+    fixture_json,
     make_settings,
     running_app,
     wait_until,
@@ -46,6 +47,22 @@ async def test_list_filters_and_pages(make_client: MakeClient) -> None:
     assert [i["id"] for i in second.json()["items"]] == [a["id"]]
     bad = await client.get("/api/v1/investigations", params={"status": "weird"})
     assert bad.status_code == 422
+
+
+async def test_an_alert_named_only_by_a_deployment_label_is_found_by_service(
+    make_client: MakeClient,
+) -> None:
+    """``service`` column and filter use ``prometheus.service_labels`` (``alert_service``)."""
+    client = await make_client(deps=AppDeps(run_workers=False, run_scheduler=False))
+    body = fixture_json("alertmanager_webhook_01_firing.json")
+    for alert in body["alerts"]:
+        alert["labels"] = {"alertname": "CartErrors", "k8s_deployment_name": "cart"}
+    body["commonLabels"] = body["groupLabels"] = {"alertname": "CartErrors"}
+    r = await client.post(WEBHOOK, json=body, headers=AUTH)
+    assert r.status_code == 202
+    found = (await client.get("/api/v1/investigations", params={"service": "cart"})).json()
+    assert found["total"] == len(body["alerts"])
+    assert {i["service"] for i in found["items"]} == {"cart"}
 
 
 async def test_unknown_investigation_is_404(client: httpx.AsyncClient) -> None:

@@ -9,6 +9,7 @@ rather than being world-readable.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from correlator.api.context import UI_COOKIE, AppContext, get_context, require_ui_access
 from correlator.api.ui import view
 from correlator.models import Investigation, InvestigationStatus, NotificationState
+from correlator.models.alert import alert_service
 from correlator.notes import NoteRenderer
 from correlator.templating import make_environment
 
@@ -92,7 +94,7 @@ async def list_page(
 
     return _page(
         "list.html",
-        items=[_summary(i) for i in items],
+        items=[_summary(i, ctx.settings.prometheus.service_labels) for i in items],
         total=total,
         statuses=[s.value for s in InvestigationStatus],
         f_status=status,
@@ -103,13 +105,13 @@ async def list_page(
     )
 
 
-def _summary(inv: Investigation) -> dict[str, Any]:
+def _summary(inv: Investigation, service_labels: Sequence[str]) -> dict[str, Any]:
     top = inv.analysis.top if inv.analysis else None
+    found = inv.evidence.alert_service if inv.evidence else None
     return {
         "id": inv.id,
         "alertname": inv.alert.alertname,
-        "service": (inv.evidence.alert_service if inv.evidence else None)
-        or inv.alert.labels.get("service", ""),
+        "service": found or alert_service(inv.alert.labels, service_labels) or "",
         "severity": inv.alert.severity,
         "status": inv.status.value,
         "alert_status": inv.alert_status.value,

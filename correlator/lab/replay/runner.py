@@ -22,12 +22,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from correlator.evidence.exemplars import alert_service
 from correlator.lab.evaluate import CaseOutcome, outcome_from
 from correlator.lab.replay.sources import WorkItem
 from correlator.lab.simulator.harness import simulator_settings
 from correlator.lab.simulator.server import running_simulator
 from correlator.models import AlertmanagerWebhook, Investigation
+from correlator.models.alert import alert_service
 from correlator.settings import PagerDutySettings, Settings, SlackSettings, WebhookNotifierSettings
 from correlator.wiring import investigate_once
 
@@ -126,12 +126,12 @@ def row_from(
         if item.webhook is not None:
             labels = item.alert.get("labels", {})
             row.alertname = labels.get("alertname", "")
-            row.service = alert_service(labels, settings)
+            row.service = alert_service(labels, settings.prometheus.service_labels)
             row.fingerprint = item.alert.get("fingerprint", "")
         return row
     row.alertname, row.fingerprint = inv.alert.alertname, inv.fingerprint
     row.starts_at, row.status = inv.alert.starts_at, str(inv.status)
-    row.service = alert_service(inv.alert.labels, settings)
+    row.service = alert_service(inv.alert.labels, settings.prometheus.service_labels)
     row.expr = inv.expr
     row.stages_ms = {s.name: round(s.elapsed_ms, 1) for s in inv.stages}
     analysis = inv.analysis

@@ -43,28 +43,9 @@ NETWORKISH = re.compile(
 
 
 def _root_error_span(te: TraceEvidence) -> Span | None:
-    spans = te.trace.spans
-    by_id = {s.span_id: s for s in spans}
+    """The trace's error origin as the evidence stage computed it (``evidence.traces``)."""
     rid = te.analysis.root_error_span_id
-    if rid and rid in by_id:
-        return by_id[rid]
-    kids = children_of(spans)
-    errs = [s for s in spans if s.is_error]
-    leaves = [s for s in errs if not any(c.is_error for c in kids.get(s.span_id, []))]
-    if not leaves:
-        return None
-    # deepest first; stable by start time then id
-    depth = {s.span_id: _depth(s, by_id) for s in leaves}
-    return sorted(leaves, key=lambda s: (-depth[s.span_id], s.start, s.span_id))[0]
-
-
-def _depth(span: Span, by_id: dict[str, Span]) -> int:
-    d, cur, seen = 0, span, set()
-    while cur.parent_span_id and cur.parent_span_id in by_id and cur.span_id not in seen:
-        seen.add(cur.span_id)
-        cur = by_id[cur.parent_span_id]
-        d += 1
-    return d
+    return next((s for s in te.trace.spans if s.span_id == rid), None) if rid else None
 
 
 def _messages(span: Span) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from correlator.evidence import exemplars as ex
 from correlator.models import Exemplar
+from correlator.models.alert import alert_service
 from correlator.settings import Settings
 from tests.support.fake_sources import exemplars_from_prometheus
 
@@ -106,13 +107,16 @@ def test_trace_ids_normalised_and_invalid_dropped() -> None:
 
 
 def test_alert_service_from_configured_labels() -> None:
-    s = Settings()
-    assert ex.alert_service({"job": "demo-app", "service": "checkout"}, s) == "checkout"
-    assert ex.alert_service({"job": "demo-app"}, s) == "demo-app"
-    assert ex.alert_service({"k8s_deployment_name": "cart", "job": "j"}, s) == "cart"
-    assert ex.alert_service({"alertname": "X"}, s) is None
+    names = Settings().prometheus.service_labels
+    assert alert_service({"job": "demo-app", "service": "checkout"}, names) == "checkout"
+    assert alert_service({"job": "demo-app"}, names) == "demo-app"
+    assert alert_service({"k8s_deployment_name": "cart", "job": "j"}, names) == "cart"
+    assert alert_service({"alertname": "X"}, names) is None
     custom = Settings(prometheus={"service_labels": ["team_service"]})
-    assert ex.alert_service({"service": "a", "team_service": "b"}, custom) == "b"
+    assert (
+        alert_service({"service": "a", "team_service": "b"}, custom.prometheus.service_labels)
+        == "b"
+    )
 
 
 def test_classification() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+from correlator.evidence.traces import analyze
 from correlator.models import (
     Alert,
     AlertStatus,
@@ -86,12 +87,15 @@ def trace(
     tid = f"{next(_ids):032x}"
     fixed = [s.model_copy(update={"trace_id": tid}) for s in spans]
     errors = [s.span_id for s in fixed if s.is_error]
+    origin = analyze(Trace(trace_id=tid, spans=fixed))  # the error origin, as evidence finds it
     return TraceEvidence(
         evidence_id=f"trace:{tid}",
         trace=Trace(trace_id=tid, spans=fixed),
         analysis=TraceAnalysis(
             root_service=fixed[0].service if fixed else None,
             error_span_ids=errors,
+            root_error_span_id=origin.root_error_span_id,
+            root_error_service=origin.root_error_service,
             flags=list(flags or []),
         ),
         baseline=baseline,
