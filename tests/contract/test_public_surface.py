@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,3 +67,15 @@ def test_every_cli_golden_has_a_command() -> None:
     expected = {c.replace(" ", "_") + ".txt" for c in _helps()}
     present = {p.name for p in (GOLDEN / "cli").glob("*.txt")}
     assert present == expected
+
+
+def test_python_dash_m_correlator_cli_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "correlator.cli", "version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("correlator ")
