@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from correlator.lab.evaluate import Report
+    from correlator.lab.reference import Comparison
 
 DEMO_SCENARIO = "checkout-deploy-regression"
 DEFAULT_SCENARIOS = Path("tests") / "scenarios"
@@ -49,6 +50,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ev.add_argument("--max-false-accusation", type=float, default=None)
     ev.add_argument("--min-culprit-change", type=float, default=None)
     ev.add_argument("--concurrency", type=int, default=2)
+    ev.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="another method's per-case ranks to compare with (Nezha result log, .gz ok)",
+    )
     ev.set_defaults(func=_eval)
 
     demo = sub.add_parser("demo", help="simulator + service on the checkout scenario")
@@ -145,6 +152,34 @@ def print_report(report: Report) -> None:
         )
 
 
+def print_groups(report: Report) -> None:
+    """AC@1/AC@3/fault-type per origin, dataset and fault family (only when there are several)."""
+    for title, groups in (
+        ("origin", report.by_origin),
+        ("dataset", report.by_dataset),
+        ("fault family", report.by_fault_family),
+    ):
+        if len(groups) < 2 and title != "dataset":
+            continue
+        for name, g in groups.items():
+            print(
+                f"  {title} {name:24} cases {g.cases:3}  AC@1 {_fmt(g.ac_at_1)}  "
+                f"AC@3 {_fmt(g.ac_at_3)}  fault-type {_fmt(g.fault_type_accuracy)}"
+            )
+
+
+def print_comparison(c: Comparison) -> None:
+    print(f"\nbeside {c.file} ({c.matched}/{c.cases} cases matched by pod, fault and time)")
+    for row in c.per_case:
+        ours = "-" if row.ours is None else str(row.ours)
+        ref = "-" if row.reference is None else str(row.reference)
+        print(f"  {row.id[:56]:56} ours {ours:3} reference {ref:3}")
+    print(
+        f"  AC@1 ours {_fmt(c.ours_ac_at_1)} reference {_fmt(c.reference_ac_at_1)}  "
+        f"AC@3 ours {_fmt(c.ours_ac_at_3)} reference {_fmt(c.reference_ac_at_3)}"
+    )
+
+
 def _eval(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -152,10 +187,20 @@ def _eval(args: argparse.Namespace) -> int:
     from correlator.lab.simulator.harness import run_eval
 
     report = asyncio.run(run_eval(args.dir, concurrency=args.concurrency))
+    body = report.model_dump(mode="json")
+    comparison = None
+    if args.reference is not None:
+        from correlator.lab.reference import compare
+
+        comparison = compare(report.per_case, args.reference)
+        body["reference"] = comparison.model_dump(mode="json")
     if args.json:
-        print(json.dumps(report.model_dump(mode="json"), indent=2))
+        print(json.dumps(body, indent=2))
     else:
         print_report(report)
+        print_groups(report)
+        if comparison is not None:
+            print_comparison(comparison)
     failures = below_thresholds(
         report,
         min_ac1=args.min_ac1,

@@ -6,7 +6,9 @@
 * ``simulator/`` - a TEST AND DEMO DOUBLE of Tempo/Loki/Grafana (plus a real Prometheus);
 * ``replay/`` - ``correlator record`` and ``correlator replay`` (offline reruns of past alerts);
 * ``bench/`` - ``correlator bench`` (docs/benchmarks.md);
-* ``fakes/`` - the fake OpenAI-compatible server the LLM tests and bench talk to.
+* ``fakes/`` - the fake OpenAI-compatible server the LLM tests and bench talk to;
+* ``datasets/`` - ``correlator dataset import``: public incident datasets as scenarios
+  (docs/datasets.md); ``reference`` - ``eval --reference`` (another method's per-case ranks).
 
 The one-way rule (``pyproject.toml``, import-linter): the lab may import the service
 (``correlator.wiring``) and everything below it; only ``correlator.cli`` imports the lab.

@@ -35,6 +35,9 @@ class CaseOutcome(BaseModel):
     seconds: float = 0.0
     error: str | None = None
     llm: dict[str, float] | None = Field(default=None, description="LLMReport.totals() when on")
+    origin: str | None = Field(default=None, description="scenario.yaml origin")
+    dataset: str | None = Field(default=None, description="scenario.yaml dataset.name")
+    dataset_case: dict[str, str] | None = Field(default=None, description="dataset.case")
 
 
 class CaseScore(BaseModel):
@@ -52,6 +55,19 @@ class CaseScore(BaseModel):
     seconds: float = 0.0
     error: str | None = None
     llm: dict[str, float] | None = None
+    origin: str | None = None
+    dataset: str | None = None
+    dataset_case: dict[str, str] | None = None
+
+
+class GroupSummary(BaseModel):
+    """The ranking measures over a subset of the cases (one origin, dataset or fault family)."""
+
+    cases: int
+    ac_at_1: float | None
+    ac_at_3: float | None
+    avg_at_5: float | None
+    fault_type_accuracy: float | None
 
 
 class Report(BaseModel):
@@ -68,6 +84,13 @@ class Report(BaseModel):
     per_case: list[CaseScore]
     llm_mean: dict[str, float] | None = Field(
         default=None, description="mean LLM calls/tokens/seconds per case, when an LLM ran"
+    )
+    by_origin: dict[str, GroupSummary] = Field(default_factory=dict)
+    by_dataset: dict[str, GroupSummary] = Field(
+        default_factory=dict, description="origin: dataset cases per dataset name"
+    )
+    by_fault_family: dict[str, GroupSummary] = Field(
+        default_factory=dict, description="fault cases per truth fault_type"
     )
 
 
@@ -131,6 +154,9 @@ def score_case(truth: Truth, out: CaseOutcome) -> CaseScore:
         seconds=out.seconds,
         error=out.error,
         llm=out.llm,
+        origin=out.origin,
+        dataset=out.dataset,
+        dataset_case=out.dataset_case,
     )
     if not no_fault:
         score.fault_type_hit = top_fault is rc.fault_type
@@ -147,21 +173,41 @@ def _share(flags: Sequence[bool]) -> float | None:
     return round(sum(flags) / len(flags), 4) if flags else None
 
 
-def summarize(scores: Sequence[CaseScore]) -> Report:
+def _ranking(scores: Sequence[CaseScore]) -> GroupSummary:
     faulty = [s for s in scores if s.expected_fault_type is not FaultType.NONE]
 
     def ac(k: int) -> float | None:
         return _share([s.hit_rank is not None and s.hit_rank <= k for s in faulty])
 
     acs = [ac(k) for k in range(1, 6)]
-    avg5 = round(sum(a or 0.0 for a in acs) / 5, 4) if faulty else None
-    total = sum(s.seconds for s in scores)
-    return Report(
+    return GroupSummary(
         cases=len(scores),
         ac_at_1=acs[0],
         ac_at_3=acs[2],
-        avg_at_5=avg5,
+        avg_at_5=round(sum(a or 0.0 for a in acs) / 5, 4) if faulty else None,
         fault_type_accuracy=_share([bool(s.fault_type_hit) for s in faulty]),
+    )
+
+
+def _groups(scores: Sequence[CaseScore], key: str) -> dict[str, GroupSummary]:
+    keys: dict[str, list[CaseScore]] = {}
+    for s in scores:
+        k = getattr(s, key)
+        if k is not None:
+            keys.setdefault(str(k), []).append(s)
+    return {k: _ranking(v) for k, v in sorted(keys.items())}
+
+
+def summarize(scores: Sequence[CaseScore]) -> Report:
+    ranking = _ranking(scores)
+    faulty = [s for s in scores if s.expected_fault_type is not FaultType.NONE]
+    total = sum(s.seconds for s in scores)
+    return Report(
+        cases=len(scores),
+        ac_at_1=ranking.ac_at_1,
+        ac_at_3=ranking.ac_at_3,
+        avg_at_5=ranking.avg_at_5,
+        fault_type_accuracy=ranking.fault_type_accuracy,
         culprit_change_top1=_share(
             [bool(s.change_hit) for s in scores if s.change_hit is not None]
         ),
@@ -173,6 +219,9 @@ def summarize(scores: Sequence[CaseScore]) -> Report:
         total_seconds=round(total, 3),
         per_case=list(scores),
         llm_mean=_llm_mean(scores),
+        by_origin=_groups(scores, "origin"),
+        by_dataset=_groups(scores, "dataset"),
+        by_fault_family=_groups(faulty, "expected_fault_type"),
     )
 
 

@@ -47,6 +47,7 @@ from correlator.wire.otlp import resource_spans, trace_ids_in
 
 __all__ = [
     "ChangeRef",
+    "DatasetRef",
     "LokiOptions",
     "OMExemplar",
     "RootCause",
@@ -56,6 +57,7 @@ __all__ = [
     "Simulate",
     "Truth",
     "discover",
+    "load_meta",
     "load_scenario",
     "load_truth",
     "parse_exemplars",
@@ -94,6 +96,17 @@ class LokiOptions(BaseModel):
     )
 
 
+class DatasetRef(BaseModel):
+    """The source of an ``origin: dataset`` scenario (``correlator dataset import`` writes it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="the dataset, e.g. nezha-onlineboutique")
+    case: dict[str, str] = Field(
+        default_factory=dict, description="the dataset's own key of the case (time, pod, fault)"
+    )
+
+
 class ScenarioMeta(BaseModel):
     """``scenario.yaml``."""
 
@@ -103,6 +116,7 @@ class ScenarioMeta(BaseModel):
     title: str = Field(min_length=1)
     description: str = ""
     origin: Literal["synthetic", "recorded", "dataset"]
+    dataset: DatasetRef | None = None
     tags: list[str] = Field(default_factory=list)
     simulate: Simulate = Field(default_factory=Simulate)
     loki: LokiOptions = Field(default_factory=LokiOptions)
@@ -250,6 +264,14 @@ def load_scenario(path: Path | str) -> Scenario:
     if problems:
         raise ScenarioError(f"{root}: " + "; ".join(problems))
     return scenario
+
+
+def load_meta(path: Path | str) -> ScenarioMeta:
+    """``scenario.yaml`` alone (eval tags each case with its origin and dataset)."""
+    try:
+        return ScenarioMeta.model_validate(_read_yaml(Path(path) / "scenario.yaml"))
+    except ValidationError as exc:
+        raise ScenarioError(f"{path}/scenario.yaml: {exc}") from exc
 
 
 def load_truth(path: Path | str) -> Truth:

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from correlator.lab.evaluate import CaseOutcome, Report, evaluate, outcome_from
-from correlator.lab.scenarios import Scenario, Truth, discover, load_truth
+from correlator.lab.scenarios import (
+    Scenario,
+    ScenarioError,
+    Truth,
+    discover,
+    load_meta,
+    load_truth,
+)
 from correlator.lab.simulator.config import SimulatorConfig
 from correlator.lab.simulator.server import RunningSimulator, running_simulator
 from correlator.models import AlertmanagerWebhook, Deploy, Investigation
@@ -67,7 +74,7 @@ async def run_case(
     try:
         sim = await _enter(cm)
     except Exception as exc:  # noqa: BLE001 - documented boundary: a broken case is scored, not fatal
-        return truth, CaseOutcome(id=path.name, error=f"simulator: {exc}")
+        return truth, _tagged(CaseOutcome(id=path.name, error=f"simulator: {exc}"), path)
     try:
         settings = simulator_settings(sim.url, sim.scenario, base)
         started = time.perf_counter()
@@ -82,7 +89,23 @@ async def run_case(
         )
     finally:
         await asyncio.to_thread(cm.__exit__, None, None, None)
-    return truth, outcome
+    return truth, _tagged(outcome, path)
+
+
+def _tagged(outcome: CaseOutcome, path: Path) -> CaseOutcome:
+    """The outcome with the scenario's origin and dataset (for ``by_origin``/``by_dataset``)."""
+    try:
+        meta = load_meta(path)
+    except ScenarioError:
+        return outcome
+    ds = meta.dataset
+    return outcome.model_copy(
+        update={
+            "origin": meta.origin,
+            "dataset": ds.name if ds else None,
+            "dataset_case": dict(ds.case) if ds else None,
+        }
+    )
 
 
 async def run_eval(
