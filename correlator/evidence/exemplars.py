@@ -78,8 +78,10 @@ def select_exemplars(
     usable = [e for e in _normalised(exemplars) if matches_alert(e, wanted)]
     if not usable:
         return []
-    by_value = sorted(usable, key=lambda e: (e.value, e.timestamp), reverse=True)
-    latest = sorted(usable, key=lambda e: e.timestamp, reverse=True)
+    # ties broken by trace id: the choice depends on the exemplars, never on the order the
+    # backend listed them in
+    by_value = sorted(usable, key=lambda e: (-e.value, -e.timestamp.timestamp(), e.trace_id))
+    latest = sorted(usable, key=lambda e: (-e.timestamp.timestamp(), e.trace_id))
     if is_latency_expr(expr) and not _ERROR_METRIC.search(expr or ""):
         ranked = by_value
     elif is_error_expr(expr):

@@ -37,6 +37,7 @@ from correlator.lab.timeshift import (
 )
 from correlator.models import AlertmanagerWebhook, Deploy
 from correlator.models.analysis import FaultType
+from correlator.wire.ids import try_normalize_trace_id
 from correlator.wire.openmetrics import (
     OMExemplar,
     OpenMetricsError,
@@ -327,7 +328,9 @@ def validate(s: Scenario) -> list[str]:
         return [*problems, f"metrics.om: {exc}"]
     for ex in exemplars:
         tid = ex.labels.get("trace_id") or ex.labels.get("traceID") or ""
-        if tid and tid.lower() not in s.traces:
-            problems.append(f"exemplar trace {tid} has no traces/{tid}.json")
+        # 64-bit (16-hex) and zero-stripped ids are the zero-padded 32-hex id Tempo serves
+        hex_id = try_normalize_trace_id(tid) if tid else None
+        if tid and (hex_id or tid.lower()) not in s.traces:
+            problems.append(f"exemplar trace {tid} has no traces/{hex_id or tid}.json")
             break
     return problems

@@ -25,6 +25,8 @@ _HEX = re.compile(r"^[0-9a-fA-F]+$")
 class StoredTrace:
     trace_id: str  # 32 lowercase hex
     batches: list[dict[str, Any]]  # Tempo jsonpb resourceSpans (base64 ids, enum names)
+    # a stored Tempo v2 partial response keeps its ``status``/``message`` (served on v2)
+    v2_extra: dict[str, Any] = field(default_factory=dict)
 
     def spans(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """(span, resource attributes) pairs."""
@@ -130,7 +132,10 @@ class Data:
     def from_scenario(cls, s: Scenario) -> Data:
         data = cls(exemplars=parse_exemplars(s.metrics_text), annotations=list(s.annotations))
         for tid, body in s.traces.items():
-            data.traces[tid] = StoredTrace(tid, resource_spans(body))
+            extra: dict[str, Any] = {
+                k: body[k] for k in ("status", "message") if "trace" in body and k in body
+            }
+            data.traces[tid] = StoredTrace(tid, resource_spans(body), extra)
         meta_keys = set(s.meta.loki.structured_metadata)
         for stream in s.logs.get("data", {}).get("result", []):
             labels = dict(stream.get("stream", {}))

@@ -18,7 +18,9 @@ def trace_by_id(data: Data, raw_id: str, *, v2: bool) -> dict[str, Any] | None:
     tr = data.traces.get(tid) if tid else None
     if tr is None:
         return None
-    return {"trace": {"resourceSpans": tr.batches}} if v2 else {"batches": tr.batches}
+    if v2:  # a stored partial response stays partial (Tempo: status PARTIAL + message)
+        return {"trace": {"resourceSpans": tr.batches}, **tr.v2_extra}
+    return {"batches": tr.batches}
 
 
 def _attr_json(key: str, value: Any) -> dict[str, Any]:

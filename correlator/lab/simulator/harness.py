@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from correlator.lab.simulator.config import SimulatorConfig
 from correlator.lab.simulator.server import RunningSimulator, running_simulator
 from correlator.models import AlertmanagerWebhook, Deploy, Investigation
 from correlator.settings import Settings
-from correlator.wiring import investigate_once
+from correlator.wiring import LLMOptions, investigate_once
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -51,11 +52,21 @@ def simulator_settings(
 
 
 async def investigate_with_deploys(
-    webhook: AlertmanagerWebhook, settings: Settings, deploys: Sequence[Deploy] = ()
+    webhook: AlertmanagerWebhook,
+    settings: Settings,
+    deploys: Sequence[Deploy] = (),
+    *,
+    now: datetime | None = None,
 ) -> list[Investigation]:
-    """``wiring.investigate_once`` with the scenario's ``deploys.json`` recorded first."""
+    """``wiring.investigate_once`` with the scenario's ``deploys.json`` recorded first.
 
-    return await investigate_once(webhook, settings, deploys=deploys)
+    ``now`` pins the pipeline's clock (the evidence window ends at ``min(startsAt + grace,
+    now)``): eval passes the simulator's replay instant, so the window, and with it which
+    exemplars and search hits are read, depends on the scenario only, not on how long the
+    simulator took to start on a loaded machine.
+    """
+    llm = LLMOptions(mode="batch", now=now)
+    return await investigate_once(webhook, settings, deploys=deploys, llm=llm)
 
 
 async def _enter(cm: AbstractContextManager[RunningSimulator]) -> RunningSimulator:
@@ -69,7 +80,8 @@ async def run_case(
     config: SimulatorConfig | None = None,
 ) -> tuple[Truth, CaseOutcome]:
     truth = load_truth(path)
-    cm = running_simulator(path, config or SimulatorConfig())
+    cfg = config or SimulatorConfig()
+    cm = running_simulator(path, cfg)
     started = time.perf_counter()
     try:
         sim = await _enter(cm)
@@ -79,7 +91,10 @@ async def run_case(
         settings = simulator_settings(sim.url, sim.scenario, base)
         started = time.perf_counter()
         deploys = sim.scenario.deploy_models()
-        investigations = await investigate_with_deploys(sim.scenario.webhook, settings, deploys)
+        replay_now = sim.scenario.alert_time + cfg.alert_age
+        investigations = await investigate_with_deploys(
+            sim.scenario.webhook, settings, deploys, now=replay_now
+        )
         outcome = outcome_from(path.name, investigations, time.perf_counter() - started)
     except Exception as exc:  # noqa: BLE001 - documented boundary: one failing case must not stop eval
         outcome = CaseOutcome(

@@ -30,6 +30,35 @@ def _die_with_parent() -> None:
         return
 
 
+_EXEMPLAR_OK = {"counter": ("_total",), "histogram": ("_bucket",), "gaugehistogram": ("_bucket",)}
+
+
+def backfill_text(text: str) -> str:
+    """``metrics.om`` minus the exemplars promtool 2.42 refuses to backfill.
+
+    OpenMetrics allows exemplars on counter ``_total`` and histogram ``_bucket`` samples only;
+    real exporters also put them on gauges (OTel) and promtool then fails the whole file
+    ("metric name ... does not support exemplars"). The simulator answers
+    ``/api/v1/query_exemplars`` from the scenario itself, so nothing is lost by stripping them
+    from the copy Prometheus gets.
+    """
+    types: dict[str, str] = {}
+    out: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            parts = line.split()
+            if len(parts) >= 4:
+                types[parts[2]] = parts[3]
+        elif line and not line.startswith("#") and " # " in line:
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            family = next((f for f in types if name == f or name.startswith(f + "_")), None)
+            allowed = _EXEMPLAR_OK.get(types[family], ()) if family is not None else ("",)
+            if not any(name.endswith(suffix) for suffix in allowed):
+                line = line.split(" # ", 1)[0]
+        out.append(line)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
 class PrometheusUnavailable(RuntimeError):
     """prometheus/promtool missing or failed to start."""
 
@@ -67,7 +96,7 @@ class PrometheusProcess:
 
     def backfill(self, promtool: str) -> None:
         om = self.dir / "metrics.om"
-        om.write_text(self._text, encoding="utf-8")
+        om.write_text(backfill_text(self._text), encoding="utf-8")
         data = self.dir / "data"
         data.mkdir(exist_ok=True)
         done = subprocess.run(  # noqa: S603 - fixed argv, our own temp paths
