@@ -20,6 +20,7 @@ __all__ = [
     "DatasetCase",
     "DatasetError",
     "ImportResult",
+    "NezhaAdapter",
     "Skipped",
     "write_cases",
 ]

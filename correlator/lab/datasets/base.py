@@ -58,6 +58,9 @@ class ImportResult:
     skipped: list[Skipped]
     rules: list[Rule]
     notes: list[str] = field(default_factory=list)
+    # per rule: the fault-free evaluation instants (epoch ms) its threshold came from; the
+    # rule is false at every one of them (tests check that against a real Prometheus)
+    baseline: dict[str, list[int]] = field(default_factory=dict)
 
 
 class DatasetAdapter(Protocol):

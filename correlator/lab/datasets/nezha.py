@@ -114,21 +114,24 @@ def reads(rule: Rule, series: list[Points], t: int) -> list[int]:
     return out
 
 
-def choose_rules(days: list[Day]) -> list[Rule]:
-    """Each rule's threshold: ``nice_ceiling`` of its maximum over every day's baseline."""
-    rules = []
+def choose_rules(days: list[Day]) -> tuple[list[Rule], dict[str, list[int]]]:
+    """Each rule's threshold: ``nice_ceiling`` of its maximum over every day's baseline; and
+    the baseline instants themselves."""
+    rules, instants = [], {}
     for spec in RULE_SPECS:
         probe = spec.rule(threshold=0.0)
-        values = []
+        values, used = [], []
         for day in days:
             num, den = day.rule_inputs[spec.name]
             for t in baseline_instants(day, probe):
+                used.append(t)
                 v = probe.value(num, den, t)
                 if v is not None and v == v:
                     values.append(v)
         top = max(values, default=0.0)
         rules.append(spec.rule(threshold=alerting.nice_ceiling(top, spec.floor)))
-    return rules
+        instants[spec.name] = used
+    return rules, instants
 
 
 def _case_id(f: Fault) -> str:
@@ -182,13 +185,17 @@ class NezhaAdapter:
 
     name = "nezha"
 
+    def __init__(self) -> None:
+        self.days: list[Day] = []
+
     def load(self, raw: Path) -> ImportResult:
         days = [_load_day(raw, d) for d in nezha_raw.days(raw)]
         if not days:
             raise DatasetError(f"{raw}: no rca_data/<day>/<day>-fault_list.json")
-        rules = choose_rules(days)
+        self.days = days
+        rules, baseline = choose_rules(days)
         labels = nezha_raw.root_cause_labels(raw)
-        result = ImportResult(DATASET, [], [], rules)
+        result = ImportResult(DATASET, [], [], rules, baseline=baseline)
         for day in days:
             for f in day.faults:
                 self._one(raw, day, rules, f, labels, result)
@@ -196,6 +203,11 @@ class NezhaAdapter:
             f"{len(result.cases)} paging cases, {len(result.skipped)} faults skipped"
         )
         return result
+
+    def day_openmetrics(self) -> dict[str, str]:
+        """Every series of each loaded day, whole-day, as OpenMetrics (no exemplars): what the
+        cases' ``metrics.om`` are windows of (tests backfill it to check the rules)."""
+        return {d.name: render(families(d.series, 0, 2**62)) for d in self.days}
 
     def _one(
         self,
