@@ -35,6 +35,19 @@ from correlator.settings import Settings
 from correlator.wiring import LLMOptions, investigate_once
 
 
+# Eval replays recorded data to measure the method, not the machine: wall-clock budgets are
+# set far above what any case needs, so a loaded CI runner reads the same evidence as an idle
+# laptop. (In service, a deadline that drops evidence leaves a ``timeout`` envelope that the
+# note lists as unchecked.) ``base`` and the scenario's own settings still override them.
+EVAL_BUDGETS: dict[str, Any] = {
+    "evidence_deadline_seconds": 600.0,
+    **{
+        name: {"timeout_seconds": 120.0, "connect_timeout_seconds": 30.0}
+        for name in ("prometheus", "tempo", "loki", "grafana")
+    },
+}
+
+
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in extra.items():
@@ -88,7 +101,7 @@ async def run_case(
     except Exception as exc:  # noqa: BLE001 - documented boundary: a broken case is scored, not fatal
         return truth, _tagged(CaseOutcome(id=path.name, error=f"simulator: {exc}"), path)
     try:
-        settings = simulator_settings(sim.url, sim.scenario, base)
+        settings = simulator_settings(sim.url, sim.scenario, _merge(EVAL_BUDGETS, base or {}))
         started = time.perf_counter()
         deploys = sim.scenario.deploy_models()
         replay_now = sim.scenario.alert_time + cfg.alert_age
