@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from correlator.lab.datasets.alerting import EVAL_INTERVAL_MS
-from correlator.simulator.promproc import PrometheusProcess
+from correlator.lab.simulator.promproc import PrometheusProcess
 from tests.lab.conftest import Imported
 
 pytestmark = [

@@ -19,8 +19,9 @@ import pytest
 from correlator.lab.datasets.nezha import FAULT_TYPES, MIN_TRACE_MINUTES
 from correlator.lab.datasets.nezha_metrics import workload
 from correlator.lab.datasets.nezha_raw import faults, parse_time
-from correlator.scenario import discover, load_scenario, load_truth
-from correlator.scenario_wire import parse_sample_line, resource_spans
+from correlator.lab.scenarios import discover, load_scenario, load_truth
+from correlator.wire.openmetrics import parse_sample_line
+from correlator.wire.otlp import resource_spans
 from tests.lab.conftest import NEZHA_RAW, Imported
 
 CADVISOR = {"container_cpu_usage_seconds_total", "container_memory_working_set_bytes"}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from correlator.simulator.harness import run_eval
+from correlator.lab.simulator.harness import run_eval
 from tests.lab.conftest import Imported
 
 pytestmark = [

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import gzip
 
-from correlator.evaluate import CaseOutcome, evaluate
+from correlator.lab.evaluate import CaseOutcome, evaluate
 from correlator.lab.reference import compare, parse_reference
+from correlator.lab.scenarios import RootCause, Truth
 from correlator.models.analysis import FaultType
-from correlator.scenario import RootCause, Truth
 from tests.lab.conftest import NEZHA_RAW
 
 LOG = NEZHA_RAW / "reference_results" / "OnlineBoutique_service_result.log.gz"

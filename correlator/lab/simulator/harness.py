@@ -34,7 +34,6 @@ from correlator.models import AlertmanagerWebhook, Deploy, Investigation
 from correlator.settings import Settings
 from correlator.wiring import LLMOptions, investigate_once
 
-
 # Eval replays recorded data to measure the method, not the machine: wall-clock budgets are
 # set far above what any case needs, so a loaded CI runner reads the same evidence as an idle
 # laptop. (In service, a deadline that drops evidence leaves a ``timeout`` envelope that the
