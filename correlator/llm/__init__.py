@@ -15,6 +15,7 @@ without one, each call gets a fresh runtime (no cache or breaker memory across i
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,8 @@ from correlator.models import Analysis, EvidenceBundle, Investigation, LLMReport
 from correlator.ports import EventSink
 from correlator.settings import LLMSettings
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "InvestigationRefiner",
     "LLMCallError",
@@ -36,6 +39,7 @@ __all__ = [
     "LLMRuntime",
     "MemoryCache",
     "StageCache",
+    "failed",
     "naive",
     "redact_bundle",
     "refine",
@@ -92,12 +96,25 @@ def start_run(
     )
 
 
+def failed(why: str) -> str:
+    """The one wording of an LLM failure in the report and the note (D1)."""
+    return f"LLM analysis failed: {why}; rules result kept"
+
+
+def _mark_running(run: Run, status: str) -> None:
+    for st in run.report.stages:
+        if st.status == "running":
+            st.status = status
+
+
 def _finish(run: Run, final: Analysis, rem: Remediation | None, reason: str | None) -> LLMOutcome:
     report = run.report
     report.redactions = run.redactor.snapshot()
     bad = [s for s in report.stages if s.status not in ("ok", "skipped")]
     if reason is None and bad:
-        reason = "; ".join(f"{s.stage}: {s.status} ({s.error or 'see stats'})" for s in bad)
+        why = "; ".join(f"{s.stage}: {s.status} ({s.error or 'see stats'})" for s in bad)
+        ranked = any(s.stage in ("rank", "naive") and s.status == "ok" for s in report.stages)
+        reason = f"LLM analysis partial: {why}" if ranked else failed(why)
     report.degraded = reason is not None
     report.reason = reason
     return LLMOutcome(analysis=final, remediation=rem, report=report)
@@ -118,9 +135,14 @@ async def refine(
     if not settings.enabled:
         return LLMOutcome(analysis, _rules_remediation(analysis), LLMReport(enabled=False))
     # Redacting a large bundle takes a few hundred ms: keep it off the event loop.
-    run = await asyncio.to_thread(
-        start_run, bundle, analysis, settings, metrics, mode, emit, runtime, prompts_dir
-    )
+    try:
+        run = await asyncio.to_thread(
+            start_run, bundle, analysis, settings, metrics, mode, emit, runtime, prompts_dir
+        )
+    except Exception as e:  # boundary: an LLM problem never costs the rules answer
+        log.exception("LLM preparation failed; rules result kept")
+        report = LLMReport(enabled=True, degraded=True, reason=failed(f"{type(e).__name__}: {e}"))
+        return LLMOutcome(analysis, _rules_remediation(analysis), report)
     final, rem = analysis, _rules_remediation(analysis)
     reason: str | None = None
     try:
@@ -135,12 +157,15 @@ async def refine(
             if llm_rem is not None:
                 rem = llm_rem
     except TimeoutError:
-        reason = f"LLM deadline of {settings.deadline_seconds:g}s exceeded; rules result kept"
-        for st in run.report.stages:
-            if st.status == "running":
-                st.status = "timeout"
+        reason = failed(f"deadline of {settings.deadline_seconds:g}s exceeded")
+        _mark_running(run, "timeout")
     except LLMError as e:
-        reason = f"LLM unavailable ({e}); rules result kept where the LLM did not finish"
+        reason = failed(f"LLM unavailable ({e}); what it finished before is kept")
+    except Exception as e:  # boundary: an LLM problem never costs the rules answer
+        log.exception("LLM refinement failed; rules result kept")
+        reason = failed(f"{type(e).__name__}: {str(e)[:300]}")
+        _mark_running(run, "error")
+        final, rem = analysis, _rules_remediation(analysis)
     outcome = _finish(run, final, rem, reason)
     await run.event(
         "llm.done", {"degraded": outcome.report.degraded, "reason": outcome.report.reason}
@@ -170,9 +195,9 @@ async def naive(
         if ranked is not None:
             final = ranked
     except TimeoutError:
-        reason = f"LLM deadline of {settings.deadline_seconds:g}s exceeded; rules result kept"
+        reason = failed(f"deadline of {settings.deadline_seconds:g}s exceeded")
     except LLMError as e:
-        reason = f"LLM unavailable ({e}); rules result kept"
+        reason = failed(f"LLM unavailable ({e})")
     return _finish(run, final, _rules_remediation(final), reason)
 
 

@@ -106,8 +106,13 @@ def needs_digest(run: Run, chunks: list[Chunk]) -> bool:
     return len(chunks) > 1 and size > run.settings.rank.max_input_tokens // 2
 
 
+FACT_MAX_IDS = 20  # ``Fact.evidence_ids`` max_length: a metrics chunk can hold 47 ids (D1)
+
+
 def _chunk_fallback(chunk: Chunk) -> list[Fact]:
-    return [Fact(statement=f, evidence_ids=chunk.ids or [chunk.id]) for f in chunk.facts[:5]]
+    """The chunk's own computed facts when its digest call failed (ids capped to the schema)."""
+    ids = (chunk.ids or [chunk.id])[:FACT_MAX_IDS]
+    return [Fact(statement=f[:600], evidence_ids=ids) for f in chunk.facts[:5]]
 
 
 def digest_messages(run: Run, chunk: Chunk) -> list[dict[str, str]]:
