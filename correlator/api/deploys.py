@@ -15,6 +15,7 @@ from correlator.api.context import (
     require_webhook_token,
     validate,
 )
+from correlator.llm.redact import Redactor, redact_model
 from correlator.models import Deploy
 
 router = APIRouter(tags=["deploys"])
@@ -46,6 +47,8 @@ class DeployPage(BaseModel):
 async def create_deploy(request: Request, ctx: AppContext = Depends(get_context)) -> DeployCreated:
     """Record a deploy (service, version, commit, time...) for the deploy-marker evidence."""
     deploy = validate(Deploy, parse_json(await read_body(request, ctx.settings.body_limit_bytes)))
+    # redacted as it enters: stored, shown and noted only without secrets (D6)
+    deploy = redact_model(deploy, Redactor(emails=ctx.settings.llm.redact_emails))
     return DeployCreated(id=await ctx.store.add_deploy(deploy))
 
 

@@ -109,7 +109,10 @@ def _mark_running(run: Run, status: str) -> None:
 
 def _finish(run: Run, final: Analysis, rem: Remediation | None, reason: str | None) -> LLMOutcome:
     report = run.report
-    report.redactions = run.redactor.snapshot()
+    counts = dict(run.bundle.redactions)  # redacted where the evidence entered (pipeline)
+    for kind, n in run.redactor.snapshot().items():  # caught again here (safety net)
+        counts[kind] = counts.get(kind, 0) + n
+    report.redactions = dict(sorted(counts.items()))
     bad = [s for s in report.stages if s.status not in ("ok", "skipped")]
     if reason is None and bad:
         why = "; ".join(f"{s.stage}: {s.status} ({s.error or 'see stats'})" for s in bad)

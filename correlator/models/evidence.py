@@ -296,6 +296,9 @@ class EvidenceBundle(BaseModel):
     log_patterns: list[ServiceLogPatterns] = Field(default_factory=list)
     changes: list[Change] = Field(default_factory=list)
     metrics: list[MetricSeries] = Field(default_factory=list)
+    redactions: dict[str, int] = Field(
+        default_factory=dict, description="secrets redacted when the evidence entered, by type"
+    )
 
     def ids(self) -> set[str]:
         return {e.id for e in self.items}

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from correlator.llm.testserver import FakeOpenAI, Reply
-from correlator.simulator.harness import run_case
+
+from correlator.lab.simulator.harness import run_case
 
 pytestmark = [
     pytest.mark.e2e,

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from correlator.llm.testserver import FakeOpenAI, Reply
 
 from correlator.llm import LLMRuntime, refine
 from correlator.llm.budget import Chunk
 from correlator.llm.stages import _chunk_fallback
-from correlator.llm.testserver import FakeOpenAI, Reply
 from correlator.metrics import Metrics
 from correlator.models import EvidenceBundle, MetricSeries
 from correlator.settings import LLMSettings
@@ -116,3 +116,35 @@ async def test_unexpected_exception_in_a_stage_keeps_rules(
     assert out.report.reason is not None
     assert out.report.reason.startswith("LLM analysis failed: ")
     assert not server.bodies()
+
+
+async def test_every_request_is_recorded_with_hash_size_and_redactions(
+    server: FakeOpenAI,
+) -> None:
+    """D3: per LLM call, what was sent: sha256 and size of the exact messages, and the
+    placeholders in them (the checkout bundle plants a JWT, a PEM key, passwords...)."""
+    import hashlib
+    import json
+
+    from tests.llm.helpers import good
+
+    server.responder = good
+    slow_host = {"timeout_seconds": 60.0}  # a loaded CI host must not turn this into a timeout
+    settings = llm_settings(
+        server, digest=slow_host, rank=slow_host, remediate=slow_host, deadline_seconds=120.0
+    )
+    out = await refine(
+        wide_bundle(), rules_analysis(), settings=settings, metrics=Metrics(), mode="batch"
+    )
+    records = [r for s in out.report.stages for r in s.sent]
+    bodies = server.bodies()
+    assert len(records) == len(bodies)
+    hashes = {
+        hashlib.sha256(
+            json.dumps(b["messages"], ensure_ascii=False, separators=(",", ":")).encode()
+        ).hexdigest()
+        for b in bodies
+    }
+    assert {r.sha256 for r in records} == hashes
+    assert all(r.bytes > 0 for r in records)
+    assert any(r.redactions.get("jwt") for r in records)

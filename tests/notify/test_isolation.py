@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from connectors.pagerduty import PagerDutyNotifier
 from connectors.slack import SlackNotifier
 from correlator.notes import NoteRenderer
-from correlator.outbox import Outbox, OutboxWorker
+from correlator.notify.delivery import OutboxWorker
+from correlator.notify.outbox import Outbox
 from correlator.settings import SlackSettings
-from correlator.store.outbox import OutboxStore
+from correlator.store.notifications import OutboxStore
 from tests.notify import factory
 from tests.notify.fakes import SLACK_TOKEN, FakePagerDuty
 from tests.notify.test_delivery import Sleeps, pd_settings
