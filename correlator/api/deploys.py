@@ -58,7 +58,7 @@ async def create_deploy(request: Request, ctx: AppContext = Depends(get_context)
 async def list_deploys(
     ctx: AppContext = Depends(get_context),
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=2**31 - 1),  # 2^63 overflowed SQLite (D10)
 ) -> DeployPage:
     """Newest first."""
     rows = await ctx.store.recent_deploys(limit=limit, offset=offset)

@@ -94,8 +94,11 @@ async def test_token_required_off_loopback(tmp_path: Path) -> None:
         assert (await client.get("/ui/investigations")).status_code == 401
         bearer = {"Authorization": "Bearer tok-123"}
         assert (await client.get("/ui/investigations", headers=bearer)).status_code == 200
-        assert (await client.get("/ui/login", params={"token": "nope"})).status_code == 401
-        login = await client.get("/ui/login", params={"token": "tok-123"})
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        assert (
+            await client.post("/ui/login", content=b"token=nope", headers=form)
+        ).status_code == 401
+        login = await client.post("/ui/login", content=b"token=tok-123", headers=form)
         assert login.status_code == 303
         assert "httponly" in login.headers["set-cookie"].lower()
         assert (await client.get("/ui/investigations")).status_code == 200  # cookie kept
