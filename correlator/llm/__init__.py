@@ -22,6 +22,7 @@ from pathlib import Path
 from correlator.errors import LLMError
 from correlator.llm.cache import MemoryCache, StageCache
 from correlator.llm.client import LLMCallError, LLMRuntime
+from correlator.llm.commands import CommandPolicy, default_policy
 from correlator.llm.redact import Redactor
 from correlator.llm.runner import Emit, Mode, Run
 from correlator.llm.stages import chunks_for, digest, known_ids, ordered_ids, rank, remediate
@@ -76,6 +77,7 @@ def start_run(
     emit: Emit | None,
     runtime: LLMRuntime | None,
     prompts_dir: Path | None,
+    commands: CommandPolicy | None = None,
 ) -> Run:
     redactor = Redactor(emails=settings.redact_emails)
     clean = redact_bundle(bundle, redactor)
@@ -89,6 +91,7 @@ def start_run(
         redactor=redactor,
         emit=emit,
         prompts_dir=prompts_dir,
+        commands=commands or default_policy(),
         known_ids=known_ids(clean),
         id_map={
             r: o for r, o in zip(ordered_ids(clean), ordered_ids(bundle), strict=True) if r != o
@@ -133,6 +136,7 @@ async def refine(
     emit: Emit | None = None,
     runtime: LLMRuntime | None = None,
     prompts_dir: Path | None = None,
+    commands: CommandPolicy | None = None,
 ) -> LLMOutcome:
     """Refine the rules' analysis with the staged LLM; never raises for LLM trouble."""
     if not settings.enabled:
@@ -140,7 +144,16 @@ async def refine(
     # Redacting a large bundle takes a few hundred ms: keep it off the event loop.
     try:
         run = await asyncio.to_thread(
-            start_run, bundle, analysis, settings, metrics, mode, emit, runtime, prompts_dir
+            start_run,
+            bundle,
+            analysis,
+            settings,
+            metrics,
+            mode,
+            emit,
+            runtime,
+            prompts_dir,
+            commands,
         )
     except Exception as e:  # boundary: an LLM problem never costs the rules answer
         log.exception("LLM preparation failed; rules result kept")
@@ -217,6 +230,7 @@ class InvestigationRefiner:
     mode: Mode = "stream"
     events: EventSink | None = None
     prompts_dir: Path | None = None
+    commands: CommandPolicy | None = None  # from rules/remediation.yaml (wiring)
 
     async def __call__(self, inv: Investigation) -> Investigation:
         if inv.evidence is None or inv.analysis is None:
@@ -237,6 +251,7 @@ class InvestigationRefiner:
             emit=emit,
             runtime=self.runtime,
             prompts_dir=self.prompts_dir,
+            commands=self.commands,
         )
         return inv.model_copy(
             update={"analysis": out.analysis, "remediation": out.remediation, "llm": out.report}

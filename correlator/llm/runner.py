@@ -30,6 +30,7 @@ from correlator.llm.client import (
     call,
     models_for,
 )
+from correlator.llm.commands import CommandPolicy, default_policy
 from correlator.llm.redact import Redactor, placeholder_counts
 from correlator.llm.schemas import SchemaViolation, parse, response_format, schema_text
 from correlator.metrics import Metrics
@@ -53,6 +54,7 @@ class Run:
     redactor: Redactor
     emit: Emit | None = None
     prompts_dir: Path | None = None
+    commands: CommandPolicy = field(default_factory=default_policy)
     known_ids: set[str] = field(default_factory=set)
     id_map: dict[str, str] = field(default_factory=dict)  # redacted evidence id -> original id
     report: LLMReport = field(default_factory=lambda: LLMReport(enabled=True))
