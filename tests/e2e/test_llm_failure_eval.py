@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from correlator.llm.testserver import FakeOpenAI, Reply
 
+from correlator.lab.fakes.openai_server import FakeOpenAI, Reply
 from correlator.lab.simulator.harness import run_case
 
 pytestmark = [

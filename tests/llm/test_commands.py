@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from correlator.llm.testserver import FakeOpenAI, Reply, schema_name
 
+from correlator.lab.fakes.openai_server import FakeOpenAI, Reply, schema_name
 from correlator.llm import refine
 from correlator.llm.commands import default_policy
 from correlator.metrics import Metrics

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from correlator.llm.testserver import FakeOpenAI, Reply
 
+from correlator.lab.fakes.openai_server import FakeOpenAI, Reply
 from correlator.llm import LLMRuntime, refine
 from correlator.llm.budget import Chunk
 from correlator.llm.stages import _chunk_fallback
