@@ -167,3 +167,10 @@ def test_every_corpus_secret_is_redacted(name: str, text: str, secret: str) -> N
 @pytest.mark.parametrize("text", HARMLESS)
 def test_harmless_lines_survive(text: str) -> None:
     assert redact(text).text == text
+
+
+def test_url_encoded_timestamps_are_not_cards() -> None:
+    """Evidence links carry epoch-ms times URL-encoded (``%221794586889538%22``): the ``2`` of
+    ``%22`` plus the digits happened to pass Luhn and became ``[REDACTED:card]``."""
+    link = "explore?left=%7B%22to%22%3A%221794586889538%22%7D"
+    assert redact(link).text == link
