@@ -7,6 +7,7 @@ and is the only place that maps httpx errors and HTTP statuses to ``correlator.e
 what happened                          raised                  retried
 =====================================  ======================  =========
 connect/read/write/pool timeout        ``BackendTimeout``      yes
+whole attempt over connect+read budget ``BackendTimeout``      yes
 connection refused/reset/closed        ``BackendUnavailable``  yes
 HTTP 5xx                               ``BackendUnavailable``  yes
 HTTP 429 (``Retry-After`` honoured)    ``BackendRateLimited``  yes
@@ -338,16 +339,29 @@ class BackendClient:
         auth = self._auth()
         if auth is not None:
             extra["auth"] = auth
+        total = self._total_seconds()
         try:
-            return await self._client.request(
-                method, path, params=params, json=body, headers=headers, **extra
-            )
+            async with asyncio.timeout(total):  # httpx timeouts are per read: a drip never trips
+                return await self._client.request(
+                    method, path, params=params, json=body, headers=headers, **extra
+                )
+        except TimeoutError as exc:
+            raise BackendTimeout(
+                self.name, f"no complete answer within {total:g}s on {path}"
+            ) from exc
         except httpx.TimeoutException as exc:
             raise BackendTimeout(self.name, f"{type(exc).__name__} on {path}") from exc
         except httpx.TransportError as exc:
             raise BackendUnavailable(self.name, f"{type(exc).__name__} on {path}: {exc}") from exc
         except httpx.InvalidURL as exc:
             raise BackendRejected(self.name, f"invalid URL {path!r}: {exc}") from exc
+
+    def _total_seconds(self) -> float:
+        """The whole attempt's budget: connect + read timeouts, cut to the deadline left (D2)."""
+        s = self.settings
+        total = s.timeout_seconds + s.connect_timeout_seconds
+        left = deadline.remaining(clock=self._clock)
+        return max(0.0, min(total, left)) if left is not None else total
 
     def _check_status(self, response: httpx.Response) -> None:
         status = response.status_code

@@ -56,8 +56,12 @@ _KEYS: dict[str, str] = {
     "kind": "kind",
     "flag": "flag_key",
 }
+# The key must start a word that is not part of a URL or DSN: in ``postgres://app:pw@db`` the
+# ``app:`` is a user name, and its password must never become a service name (report D3).
 _PAIR = re.compile(
-    r"\b(" + "|".join(sorted(_KEYS, key=len, reverse=True)) + r")\s*[:=]\s*\"?([\w./@+-]+)",
+    r"(?<![/\w.@:%+-])("
+    + "|".join(sorted(_KEYS, key=len, reverse=True))
+    + r")\s*[:=]\s*\"?(?!//)([\w./@+-]+)",
     re.IGNORECASE,
 )
 _HEX_WORD = re.compile(r"\b(?=[0-9]*[a-f])[0-9a-f]{7,40}\b")  # at least one letter: not a build no.

@@ -19,6 +19,7 @@ other exception propagates to the worker, which marks the investigation failed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from opentelemetry import trace
 
 from correlator.errors import CorrelatorError
+from correlator.llm.redact import Redactor, redact_model
 from correlator.metrics import Metrics
 from correlator.models import (
     EvidenceBundle,
@@ -127,7 +129,7 @@ async def investigate(
         root.set_attribute("investigation.id", inv.id)
         await run.emit("started", {"attempt": inv.attempts, **attrs})
         await _alert_stage(run, settings)
-        await _analysis_stages(run)
+        await _analysis_stages(run, emails=settings.llm.redact_emails)
         run.inv = run.inv.model_copy(update={"partial": _partial(run.inv)})
         log.info(
             "pipeline finished",
@@ -161,14 +163,30 @@ async def _alert_stage(run: _Run, settings: Settings) -> None:
         outcome["detail"] = f"expr from {source}" if expr else "no PromQL expression found"
 
 
-async def _analysis_stages(run: _Run) -> None:
+def redact_evidence(bundle: EvidenceBundle, *, emails: bool = False) -> EvidenceBundle:
+    """The bundle with every secret replaced by a placeholder, counts in ``redactions``.
+
+    Evidence is redacted here, once, as it enters: everything after (rules, the stored
+    investigation, the UI, notes, prompts, logs) only ever sees the redacted copy (D3/D6).
+    """
+    redactor = Redactor(emails=emails)
+    clean = redact_model(bundle, redactor)
+    counts = dict(bundle.redactions)
+    for kind, n in redactor.snapshot().items():
+        counts[kind] = counts.get(kind, 0) + n
+    return clean.model_copy(update={"redactions": dict(sorted(counts.items()))})
+
+
+async def _analysis_stages(run: _Run, *, emails: bool) -> None:
     deps = run.deps
     bundle: EvidenceBundle | None = None
     async with run.stage("evidence") as outcome:
         if deps.evidence is None:
             outcome.update(status="skipped", detail="no evidence stage configured")
         else:
-            bundle = await deps.evidence(run.inv)
+            raw = await deps.evidence(run.inv)
+            # a few hundred ms on a large bundle: off the event loop
+            bundle = await asyncio.to_thread(redact_evidence, raw, emails=emails)
             run.inv = run.inv.model_copy(update={"evidence": bundle})
     async with run.stage("rules") as outcome:
         if deps.rules is None or bundle is None:

@@ -194,6 +194,11 @@ class Settings(BaseSettings):
     public_url: str = Field(default="http://127.0.0.1:8080", description="links to our own UI")
     host: str = "127.0.0.1"
     port: int = 8080
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host header values accepted (JSON list, '*' = any); empty: loopback names "
+        "when host is a loopback address, else any",
+    )
     workers: int = Field(default=4, ge=1, le=256)
     queue_depth_warn: int = Field(default=1000, ge=1)
     retention_days: int = Field(default=30, ge=1)

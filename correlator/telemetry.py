@@ -19,6 +19,7 @@ import contextvars
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -133,12 +134,45 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str)
 
 
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]{0,30}://)[^\s/@]{1,512}@")
+_SECRET_PATH = re.compile(
+    r"(?P<keep>(?i:hooks\.slack\.com/(?:services|workflows|triggers)/"
+    r"|discord(?:app)?\.com/api/webhooks/|\.webhook\.office\.com/))[^\s\"'<>]+"
+)
+# Request-logging libraries: their INFO lines carry full URLs (userinfo, webhook paths).
+QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "urllib3")
+
+
+def scrub(text: str) -> str:
+    """Credentials that URLs carry: ``user:password@`` and webhook URL paths (report D4)."""
+    text = _URL_USERINFO.sub(lambda m: m.group("scheme") + "[REDACTED]@", text)
+    return _SECRET_PATH.sub(lambda m: m.group("keep") + "[REDACTED]", text)
+
+
+class ScrubFilter(logging.Filter):
+    """Rewrites every record's message with ``scrub`` before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = scrub(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
 def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
-    """Root logger to stderr, JSON by default (entry points only)."""
+    """Root logger to stderr, JSON by default (entry points only).
+
+    httpx/httpcore log each request URL at INFO; they are set to WARNING, and every record
+    goes through ``ScrubFilter`` so URL userinfo and webhook paths never reach the log.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s %(message)s")
     )
+    handler.addFilter(ScrubFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

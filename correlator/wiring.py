@@ -26,6 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from correlator import __version__
 from correlator.evidence import EvidenceSources, gather
 from correlator.llm import InvestigationRefiner, LLMRuntime
+from correlator.llm.commands import CommandPolicy
 from correlator.metrics import Metrics
 from correlator.models import (
     AlertmanagerWebhook,
@@ -47,7 +48,7 @@ from correlator.ports import (
     Notifier,
     Store,
 )
-from correlator.rules import RankStage, load_ruleset
+from correlator.rules import RankStage, RuleSet, load_ruleset
 from correlator.scheduler import Jobs, build_scheduler, lease_seconds
 from correlator.settings import BackendSettings, Settings
 from correlator.store import SqlStore, StoreEventSink
@@ -161,6 +162,7 @@ def _pipeline_deps(
             mode=llm.mode,
             events=StoreEventSink(store),
             prompts_dir=settings.prompts_dir,
+            commands=_command_policy(ruleset),
         )
     renderer = NoteRenderer(public_url=settings.public_url, llm_configured=settings.llm.enabled)
     return PipelineDeps(
@@ -171,6 +173,14 @@ def _pipeline_deps(
         notes=notes,
         note_text=renderer.markdown,
     )
+
+
+def _command_policy(ruleset: RuleSet) -> CommandPolicy | None:
+    """The LLM command allow-list of the configured rules (None: the packaged default)."""
+    rem = ruleset.remediation
+    if rem is None or not rem.llm_command_shapes:
+        return None
+    return CommandPolicy(shapes=tuple(rem.llm_command_shapes), deny=tuple(rem.llm_command_deny))
 
 
 def _notifiers(settings: Settings, metrics: Metrics) -> dict[str, Notifier]:

@@ -115,7 +115,11 @@ class WorkerPool:
         self.in_flight.add(inv.id)
         renewer = asyncio.create_task(self._renew(inv.id))
 
+        latest = inv  # the last saved progress: a failure keeps it, not the pre-run copy (D1)
+
         async def checkpoint(progress: Investigation) -> None:
+            nonlocal latest
+            latest = progress
             await self._store.save(progress, owner=self.owner)
 
         try:
@@ -127,7 +131,7 @@ class WorkerPool:
             raise
         except Exception as exc:  # boundary: one investigation's bug must not kill the worker
             log.exception("investigation %s failed", inv.id)
-            final = inv.model_copy(
+            final = latest.model_copy(
                 update={
                     "status": InvestigationStatus.FAILED,
                     "error": f"{type(exc).__name__}: {exc}"[:2000],

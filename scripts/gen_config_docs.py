@@ -49,7 +49,7 @@ NOTES = {
     "prompts_dir": "directory of prompt templates (*.j2)",
     "*.url": "base URL; unset = backend not used",
     "*.connect_timeout_seconds": "TCP connect timeout per attempt",
-    "*.timeout_seconds": "read/write timeout per attempt",
+    "*.timeout_seconds": "per-read timeout; connect + this caps a whole HTTP attempt",
     "*.retries": "retries on timeouts, connection errors, 429 and 5xx (never other 4xx)",
     "*.max_concurrency": "concurrent requests to this backend per process",
     "*.breaker_failures": "consecutive transient failures that open the circuit breaker",

@@ -8,6 +8,7 @@ to that list.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,11 +17,13 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from correlator import __version__
 from correlator.api import deploys, health, investigations, ui, webhooks
 from correlator.api.context import AppContext
+from correlator.api.security import SecurityMiddleware
 from correlator.metrics import Metrics
 from correlator.models import AlertmanagerWebhook, Deploy
 from correlator.ports import Store
@@ -84,11 +87,40 @@ def create_app(settings: Settings, deps: AppDeps | None = None) -> FastAPI:
         version=__version__,
         description="Alertmanager receiver that turns alerts into ranked, cited root causes.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load swagger/redoc JS from a CDN on our origin (D13)
+        redoc_url=None,
     )
     for router in ROUTERS:
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(_docs_html(_openapi(app)))
+
+    app.add_api_route("/docs", docs, include_in_schema=False)
+    app.add_api_route("/redoc", docs, include_in_schema=False)
+    app.add_middleware(SecurityMiddleware, settings=settings)
     return app
+
+
+def _docs_html(schema: dict[str, Any]) -> str:
+    """A script-free API index (paths, methods, summaries) and a link to /openapi.json."""
+    rows = []
+    for path, ops in sorted(schema.get("paths", {}).items()):
+        for method, op in ops.items():
+            summary = html.escape(str(op.get("summary", "")))
+            rows.append(
+                f"<tr><td>{method.upper()}</td><td><code>{html.escape(path)}</code></td>"
+                f"<td>{summary}</td></tr>"
+            )
+    title = html.escape(str(schema.get("info", {}).get("title", "API")))
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title} API</title>"
+        "<link rel='stylesheet' href='/ui/static/ui.css'></head><body><main>"
+        f"<h1>{title} API</h1><p><a href='/openapi.json'>openapi.json</a></p>"
+        "<table class='list'><thead><tr><th>Method</th><th>Path</th><th>Summary</th></tr>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table></main></body></html>"
+    )
 
 
 def _assemble(app: FastAPI, rt: Runtime, settings: Settings, deps: AppDeps) -> Service:

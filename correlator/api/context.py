@@ -11,12 +11,13 @@ import hmac
 import ipaddress
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from correlator.api.security import AuthThrottle
 from correlator.metrics import Metrics
 from correlator.ports import EventSink, NoteSink, Store
 from correlator.settings import Settings
@@ -33,6 +34,7 @@ class AppContext:
     events: EventSink
     wake: Callable[[], None]
     note_sink: NoteSink | None = None
+    throttle: AuthThrottle = field(default_factory=AuthThrottle)
 
 
 def get_context(request: Request) -> AppContext:
@@ -55,7 +57,10 @@ def _check_bearer(request: Request, token: SecretStr | None) -> bool:
 def require_webhook_token(request: Request) -> None:
     """``Authorization: Bearer <CORRELATOR_WEBHOOK_TOKEN>`` when the token is set (else open)."""
     ctx = get_context(request)
+    if ctx.settings.webhook_token is not None:
+        ctx.throttle.check(request)
     if not _check_bearer(request, ctx.settings.webhook_token):
+        ctx.throttle.failed(request)
         ctx.metrics.webhooks_total.labels(outcome="unauthorized").inc()
         raise HTTPException(
             status_code=401,
@@ -106,10 +111,12 @@ def _require_read_access(request: Request, *, off_loopback: str, denied: str) ->
         if _is_loopback(ctx.settings.host) and _is_loopback(peer):
             return
         raise HTTPException(status_code=403, detail=off_loopback)
+    ctx.throttle.check(request)
     cookie = request.cookies.get(UI_COOKIE, "")
     expected = token.get_secret_value().encode()
     if _check_bearer(request, token) or (cookie and hmac.compare_digest(cookie.encode(), expected)):
         return
+    ctx.throttle.failed(request)
     raise HTTPException(status_code=401, detail=denied, headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -143,6 +150,8 @@ def parse_json(body: bytes) -> object:
         raise BodyError(400, f"malformed JSON: {exc}", "malformed") from exc
     except (UnicodeDecodeError, RecursionError) as exc:
         raise BodyError(400, f"malformed JSON: {type(exc).__name__}", "malformed") from exc
+    except ValueError as exc:  # e.g. an integer literal over 4,300 digits (D10)
+        raise BodyError(400, f"malformed JSON: {str(exc)[:200]}", "malformed") from exc
 
 
 def validate(model: type[M], data: object) -> M:

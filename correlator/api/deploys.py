@@ -15,6 +15,7 @@ from correlator.api.context import (
     require_webhook_token,
     validate,
 )
+from correlator.llm.redact import Redactor, redact_model
 from correlator.models import Deploy
 
 router = APIRouter(tags=["deploys"])
@@ -46,6 +47,8 @@ class DeployPage(BaseModel):
 async def create_deploy(request: Request, ctx: AppContext = Depends(get_context)) -> DeployCreated:
     """Record a deploy (service, version, commit, time...) for the deploy-marker evidence."""
     deploy = validate(Deploy, parse_json(await read_body(request, ctx.settings.body_limit_bytes)))
+    # redacted as it enters: stored, shown and noted only without secrets (D6)
+    deploy = redact_model(deploy, Redactor(emails=ctx.settings.llm.redact_emails))
     return DeployCreated(id=await ctx.store.add_deploy(deploy))
 
 
@@ -55,7 +58,7 @@ async def create_deploy(request: Request, ctx: AppContext = Depends(get_context)
 async def list_deploys(
     ctx: AppContext = Depends(get_context),
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=2**31 - 1),  # 2^63 overflowed SQLite (D10)
 ) -> DeployPage:
     """Newest first."""
     rows = await ctx.store.recent_deploys(limit=limit, offset=offset)

@@ -76,7 +76,7 @@ async def list_investigations(
     alertname: str | None = Query(default=None, max_length=256),
     service: str | None = Query(default=None, max_length=256),
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=2**31 - 1),  # 2^63 overflowed SQLite (D10)
 ) -> InvestigationPage:
     """Newest first; filter by status, alertname, service."""
     items = await ctx.store.list(

@@ -8,6 +8,7 @@ the firing notification never reached us) and re-publishes the note of a finishe
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC
 
 from fastapi import APIRouter, Depends, Request
@@ -23,6 +24,7 @@ from correlator.api.context import (
     require_webhook_token,
     validate,
 )
+from correlator.llm.redact import Redactor, redact_model
 from correlator.models import (
     Alert,
     AlertmanagerWebhook,
@@ -70,7 +72,9 @@ async def alertmanager_webhook(
     except BodyError as exc:
         ctx.metrics.webhooks_total.labels(outcome=exc.outcome).inc()
         raise
-    items = await _intake(ctx, hook.to_alerts())
+    # labels, annotations and URLs redacted as they enter, off the event loop (D6)
+    alerts = await asyncio.to_thread(_redacted, hook.to_alerts(), ctx.settings.llm.redact_emails)
+    items = await _intake(ctx, alerts)
     ctx.metrics.webhooks_total.labels(outcome="accepted").inc()
     ctx.wake()
     depth = await ctx.store.queue_depth()
@@ -81,6 +85,11 @@ async def alertmanager_webhook(
             IntakeItem(id=i.id, fingerprint=i.fingerprint, status=i.status) for i in items
         ]
     )
+
+
+def _redacted(alerts: list[Alert], emails: bool) -> list[Alert]:
+    redactor = Redactor(emails=emails)
+    return [redact_model(a, redactor) for a in alerts]
 
 
 def _check_times(hook: AlertmanagerWebhook) -> None:

@@ -17,6 +17,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="run the HTTP service (webhook intake, API, workers)")
     serve.add_argument("--host", help="listen address (default: settings host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default: settings port, 8080)")
+    serve.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a non-loopback address without CORRELATOR_WEBHOOK_TOKEN/CORRELATOR_UI_TOKEN",
+    )
     serve.set_defaults(func=_serve)
     once = sub.add_parser(
         "investigate", help="run the pipeline once on an Alertmanager webhook body (JSON file)"
@@ -38,6 +43,10 @@ def _serve(args: argparse.Namespace) -> int:
     provider = configure_tracing()
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
+    problem = exposure_problem(host, settings.webhook_token, settings.ui_token)
+    if problem and not args.insecure:
+        print(f"correlator serve: {problem}; set the tokens or pass --insecure", file=sys.stderr)
+        return 2
     config = uvicorn.Config(
         create_app(settings),
         host=host,
@@ -53,6 +62,25 @@ def _serve(args: argparse.Namespace) -> int:
         if provider is not None:
             provider.shutdown()
     return 0
+
+
+def exposure_problem(host: str, webhook_token: object, ui_token: object) -> str | None:
+    """Why listening on ``host`` without tokens would expose intake to the network (D5)."""
+    from correlator.api.security import is_loopback_name
+
+    if is_loopback_name(host):
+        return None
+    missing = [
+        name
+        for name, value in (
+            ("CORRELATOR_WEBHOOK_TOKEN", webhook_token),
+            ("CORRELATOR_UI_TOKEN", ui_token),
+        )
+        if value is None
+    ]
+    if not missing:
+        return None
+    return f"listening on {host} (not loopback) without {' and '.join(missing)}"
 
 
 def _investigate(args: argparse.Namespace) -> int:

@@ -15,12 +15,14 @@ without one, each call gets a fresh runtime (no cache or breaker memory across i
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from correlator.errors import LLMError
 from correlator.llm.cache import MemoryCache, StageCache
 from correlator.llm.client import LLMCallError, LLMRuntime
+from correlator.llm.commands import CommandPolicy, default_policy
 from correlator.llm.redact import Redactor
 from correlator.llm.runner import Emit, Mode, Run
 from correlator.llm.stages import chunks_for, digest, known_ids, ordered_ids, rank, remediate
@@ -29,6 +31,8 @@ from correlator.models import Analysis, EvidenceBundle, Investigation, LLMReport
 from correlator.ports import EventSink
 from correlator.settings import LLMSettings
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "InvestigationRefiner",
     "LLMCallError",
@@ -36,6 +40,7 @@ __all__ = [
     "LLMRuntime",
     "MemoryCache",
     "StageCache",
+    "failed",
     "naive",
     "redact_bundle",
     "refine",
@@ -72,6 +77,7 @@ def start_run(
     emit: Emit | None,
     runtime: LLMRuntime | None,
     prompts_dir: Path | None,
+    commands: CommandPolicy | None = None,
 ) -> Run:
     redactor = Redactor(emails=settings.redact_emails)
     clean = redact_bundle(bundle, redactor)
@@ -85,6 +91,7 @@ def start_run(
         redactor=redactor,
         emit=emit,
         prompts_dir=prompts_dir,
+        commands=commands or default_policy(),
         known_ids=known_ids(clean),
         id_map={
             r: o for r, o in zip(ordered_ids(clean), ordered_ids(bundle), strict=True) if r != o
@@ -92,12 +99,28 @@ def start_run(
     )
 
 
+def failed(why: str) -> str:
+    """The one wording of an LLM failure in the report and the note (D1)."""
+    return f"LLM analysis failed: {why}; rules result kept"
+
+
+def _mark_running(run: Run, status: str) -> None:
+    for st in run.report.stages:
+        if st.status == "running":
+            st.status = status
+
+
 def _finish(run: Run, final: Analysis, rem: Remediation | None, reason: str | None) -> LLMOutcome:
     report = run.report
-    report.redactions = run.redactor.snapshot()
+    counts = dict(run.bundle.redactions)  # redacted where the evidence entered (pipeline)
+    for kind, n in run.redactor.snapshot().items():  # caught again here (safety net)
+        counts[kind] = counts.get(kind, 0) + n
+    report.redactions = dict(sorted(counts.items()))
     bad = [s for s in report.stages if s.status not in ("ok", "skipped")]
     if reason is None and bad:
-        reason = "; ".join(f"{s.stage}: {s.status} ({s.error or 'see stats'})" for s in bad)
+        why = "; ".join(f"{s.stage}: {s.status} ({s.error or 'see stats'})" for s in bad)
+        ranked = any(s.stage in ("rank", "naive") and s.status == "ok" for s in report.stages)
+        reason = f"LLM analysis partial: {why}" if ranked else failed(why)
     report.degraded = reason is not None
     report.reason = reason
     return LLMOutcome(analysis=final, remediation=rem, report=report)
@@ -113,14 +136,29 @@ async def refine(
     emit: Emit | None = None,
     runtime: LLMRuntime | None = None,
     prompts_dir: Path | None = None,
+    commands: CommandPolicy | None = None,
 ) -> LLMOutcome:
     """Refine the rules' analysis with the staged LLM; never raises for LLM trouble."""
     if not settings.enabled:
         return LLMOutcome(analysis, _rules_remediation(analysis), LLMReport(enabled=False))
     # Redacting a large bundle takes a few hundred ms: keep it off the event loop.
-    run = await asyncio.to_thread(
-        start_run, bundle, analysis, settings, metrics, mode, emit, runtime, prompts_dir
-    )
+    try:
+        run = await asyncio.to_thread(
+            start_run,
+            bundle,
+            analysis,
+            settings,
+            metrics,
+            mode,
+            emit,
+            runtime,
+            prompts_dir,
+            commands,
+        )
+    except Exception as e:  # boundary: an LLM problem never costs the rules answer
+        log.exception("LLM preparation failed; rules result kept")
+        report = LLMReport(enabled=True, degraded=True, reason=failed(f"{type(e).__name__}: {e}"))
+        return LLMOutcome(analysis, _rules_remediation(analysis), report)
     final, rem = analysis, _rules_remediation(analysis)
     reason: str | None = None
     try:
@@ -135,12 +173,15 @@ async def refine(
             if llm_rem is not None:
                 rem = llm_rem
     except TimeoutError:
-        reason = f"LLM deadline of {settings.deadline_seconds:g}s exceeded; rules result kept"
-        for st in run.report.stages:
-            if st.status == "running":
-                st.status = "timeout"
+        reason = failed(f"deadline of {settings.deadline_seconds:g}s exceeded")
+        _mark_running(run, "timeout")
     except LLMError as e:
-        reason = f"LLM unavailable ({e}); rules result kept where the LLM did not finish"
+        reason = failed(f"LLM unavailable ({e}); what it finished before is kept")
+    except Exception as e:  # boundary: an LLM problem never costs the rules answer
+        log.exception("LLM refinement failed; rules result kept")
+        reason = failed(f"{type(e).__name__}: {str(e)[:300]}")
+        _mark_running(run, "error")
+        final, rem = analysis, _rules_remediation(analysis)
     outcome = _finish(run, final, rem, reason)
     await run.event(
         "llm.done", {"degraded": outcome.report.degraded, "reason": outcome.report.reason}
@@ -170,9 +211,9 @@ async def naive(
         if ranked is not None:
             final = ranked
     except TimeoutError:
-        reason = f"LLM deadline of {settings.deadline_seconds:g}s exceeded; rules result kept"
+        reason = failed(f"deadline of {settings.deadline_seconds:g}s exceeded")
     except LLMError as e:
-        reason = f"LLM unavailable ({e}); rules result kept"
+        reason = failed(f"LLM unavailable ({e})")
     return _finish(run, final, _rules_remediation(final), reason)
 
 
@@ -189,6 +230,7 @@ class InvestigationRefiner:
     mode: Mode = "stream"
     events: EventSink | None = None
     prompts_dir: Path | None = None
+    commands: CommandPolicy | None = None  # from rules/remediation.yaml (wiring)
 
     async def __call__(self, inv: Investigation) -> Investigation:
         if inv.evidence is None or inv.analysis is None:
@@ -209,6 +251,7 @@ class InvestigationRefiner:
             emit=emit,
             runtime=self.runtime,
             prompts_dir=self.prompts_dir,
+            commands=self.commands,
         )
         return inv.model_copy(
             update={"analysis": out.analysis, "remediation": out.remediation, "llm": out.report}

@@ -1,15 +1,22 @@
-"""Redact secrets before anything reaches a prompt: typed placeholders, counted per type.
+"""Redact secrets where untrusted text enters: typed placeholders, counted per type.
 
-Pure functions over text. Applied (by ``correlator.llm``) to log lines, span attributes and status
-messages, db statements, alert labels/annotations, change descriptions, and then once more to the
-whole rendered prompt as a safety net. Redaction is idempotent: placeholders look like
+Pure functions over text. Applied once where data enters (alert labels/annotations and deploy
+markers at intake, the whole evidence bundle right after the evidence stage: log lines, span
+attributes and status messages, db statements, change descriptions, backend error snippets), so
+storage, the UI, notes and prompts only see redacted text; ``correlator.llm`` applies it once
+more to every rendered prompt as a safety net. Redaction is idempotent: placeholders look like
 ``[REDACTED:jwt]`` and no pattern matches them again.
 
 Covered: PEM private keys, JWTs, passwords in URLs/DSNs, ``Bearer``/``Basic`` credentials,
 provider API keys by prefix (OpenAI/Anthropic ``sk-``, Slack ``xox?-``, GitHub ``ghp_``/
 ``github_pat_``, GitLab ``glpat-``, AWS ``AKIA``/``ASIA``, Google ``AIza``, Stripe ``sk_live_``),
-``key=value`` credentials (password, secret, token, api_key, aws_secret_access_key, ...), card
-numbers (Luhn-checked), and optionally e-mail addresses.
+``key=value`` credentials in any case style (``password``, ``DB_PASSWORD``, ``GITHUB_TOKEN``,
+``myApiKey``, ``private_key_id``, ``AccountKey``, quoted multi-word values), whole
+``Authorization``/``Cookie``/``Set-Cookie``/``X-Api-Key`` header values, webhook URLs whose path
+is the credential (Slack, Discord, Office), SendGrid/npm/PyPI/Vault/Shopify/Twilio tokens, bare
+40-character AWS secret keys, card numbers (Luhn-checked), and optionally e-mail addresses. The
+corpus in tests/unit/test_redact_corpus.py lists every format; scripts/compare_redaction.py
+measures it against detect-secrets' plugins.
 """
 
 from __future__ import annotations
@@ -18,6 +25,11 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+M = TypeVar("M", bound=BaseModel)
 
 _NOT_PLACEHOLDER = r"(?!\[REDACTED:)"
 
@@ -51,7 +63,16 @@ _URL_PASSWORD = re.compile(
 _AUTH_SCHEME = re.compile(
     r"(?P<keep>\b(?P<scheme>[Bb]earer|BEARER|[Bb]asic|BASIC|[Tt]oken)\s+)"
     + _NOT_PLACEHOLDER
-    + r"(?=[A-Za-z._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{8,}"
+    # a credential has a digit (8+ chars) or is long (20+): "Basic authentication" is prose
+    + r"(?:(?=[A-Za-z._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{8,}|[A-Za-z0-9._~+/=-]{20,})"
+)
+# Whole header values: ``Authorization: <anything>``, ``Cookie: a=b; c=d``, ``X-Api-Key: ...``
+_HEADER = re.compile(
+    r"(?P<keep>(?i:\b(?P<name>proxy-authorization|authorization|set-cookie|cookie"
+    r"|x-api-key|x-auth-token|api-key|x-amz-security-token)\b)[\"']?\s{0,3}[:=]\s{0,3}[\"']?"
+    r"(?:(?P<scheme>(?i:bearer|basic|token|digest|negotiate))\s+)?+)"
+    + _NOT_PLACEHOLDER
+    + r"[^\s\"'][^\r\n\"']{2,}"
 )
 _API_KEY = re.compile(
     r"(?<![A-Za-z0-9_-])(?:"
@@ -61,26 +82,59 @@ _API_KEY = re.compile(
     r"|gh[pousr]_[A-Za-z0-9]{20,}"
     r"|github_pat_[A-Za-z0-9_]{20,}"
     r"|glpat-[A-Za-z0-9_-]{20,}"
-    r"|(?:AKIA|ASIA)[0-9A-Z]{16}"
+    r"|(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}"
     r"|AIza[0-9A-Za-z_-]{35}"
     r"|[sr]k_(?:live|test)_[0-9A-Za-z]{16,}"
+    r"|whsec_[0-9A-Za-z]{24,}"
+    r"|SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}"
+    r"|npm_[A-Za-z0-9]{36}"
+    r"|pypi-AgE[A-Za-z0-9_-]{40,}"
+    r"|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}"
+    r"|hv[sb]\.[A-Za-z0-9_-]{24,}"
+    r"|SK[0-9a-f]{32}"
+    r"|dop_v1_[a-f0-9]{64}"
+    r"|AGE-SECRET-KEY-1[0-9A-Z]{50,}"
+    r"|glc_[A-Za-z0-9+/=_-]{32,}"
     r")"
+)
+# Webhook URLs whose path is the credential (Slack, Discord, Teams/Office connectors)
+_WEBHOOK_URL = re.compile(
+    r"(?P<keep>(?i:https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)/"
+    r"|(?:[a-z0-9-]+\.)?discord(?:app)?\.com/api/webhooks/"
+    r"|[a-z0-9-]+\.webhook\.office\.com/)))" + _NOT_PLACEHOLDER + r"[A-Za-z0-9/_@.+-]{8,}"
+)
+# A bare 40-character AWS secret access key: base64 alphabet with upper, lower and a digit
+# (git SHAs are lowercase hex, so they never match).
+_AWS_SECRET = re.compile(
+    r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]*[A-Z])(?=[A-Za-z0-9/+]*[a-z])"
+    r"(?=[A-Za-z0-9/+]*[0-9])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
 )
 _KV_NAMES = {
     "password": "password",
     "passwd": "password",
     "pwd": "password",
     "pass": "password",
+    "passphrase": "password",
     "aws_secret_access_key": "aws_secret",
     "aws_session_token": "aws_secret",
 }
-_KV = re.compile(
-    r"(?P<keep>(?i:\b(?P<name>aws_secret_access_key|aws_session_token|client[_-]?secret"
-    r"|secret[_-]?key|access[_-]?key|private[_-]?key|api[_-]?key|apikey|auth[_-]?token"
-    r"|access[_-]?token|refresh[_-]?token|token|secret|password|passwd|pwd|pass))"
-    r"[\"']?\s{0,3}[:=]\s{0,3}[\"']?)" + _NOT_PLACEHOLDER + r"[^\s\"'&,;<>\[\]]{4,}"
+# A credential-named key in any case style: ``password``, ``DB_PASSWORD``, ``GITHUB_TOKEN``,
+# ``X_API_KEY``, ``myApiKey``, ``private_key_id``, ``AccountKey`` ... then ``:`` or ``=``.
+_KV_WORD = (
+    r"aws_secret_access_key|aws_session_token|client[_-]?secret|secret[_-]?access[_-]?key"
+    r"|secret[_-]?key|access[_-]?key|account[_-]?key|shared[_-]?access[_-]?key"
+    r"|private[_-]?key(?:[_-]?id)?|api[_-]?key|apikey|auth[_-]?token|access[_-]?token"
+    r"|refresh[_-]?token|session[_-]?token|id[_-]?token|bearer[_-]?token|credentials?"
+    r"|passphrase|password|passwd|secret|token|pwd"
 )
-_CARD = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9]){12,40}(?![0-9A-Za-z])")
+_KV = re.compile(
+    r"(?P<keep>(?P<name>(?<![A-Za-z0-9])(?:[A-Za-z0-9]+[_.-]|[a-z0-9]+(?=[A-Z]))*"
+    r"(?i:" + _KV_WORD + r")|(?i:\b(?:pass|sig)))"
+    r"(?![A-Za-z0-9])[\"']?\s{0,3}[:=]\s{0,3}(?P<q>[\"']?))"
+    + _NOT_PLACEHOLDER
+    + r"(?:(?<=[\"'])[^\"'\r\n]{1,512}(?=[\"'])|(?<![\"'])[^\s\"'&,;<>\[\]]{4,})"
+)
+_CARD = re.compile(r"(?<![0-9A-Za-z%])[0-9](?:[ -]?[0-9]){12,40}(?![0-9A-Za-z])")
 _EMAIL = re.compile(
     r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b"
 )
@@ -143,9 +197,21 @@ def _card_repl(counts: Counter[str]) -> Callable[[re.Match[str]], str]:
     return repl
 
 
-def _kv_kind(m: re.Match[str]) -> str:
-    name = m.group("name").lower().replace("-", "_")
-    return _KV_NAMES.get(name, "secret")
+def _header_kind(m: re.Match[str]) -> str:
+    scheme = m.group("scheme")
+    return (scheme or m.group("name")).lower().replace("-", "_")
+
+
+def _kv_kind(m: re.Match[str]) -> str | None:
+    name = m.group("name").lower().replace("-", "_").replace(".", "_")
+    if name.endswith("token") and m.group(0).rstrip()[-1:].isdigit() and len(name) > 5:
+        value = m.group(0)[len(m.group("keep")) :]
+        if value.isdigit():  # ``max_tokens=4000``, ``prompt_token=12``: counts, not secrets
+            return None
+    for word, kind in _KV_NAMES.items():
+        if name == word or name.endswith("_" + word):
+            return kind
+    return "secret"
 
 
 def redact(text: str, *, emails: bool = False) -> Redacted:
@@ -156,9 +222,12 @@ def redact(text: str, *, emails: bool = False) -> Redacted:
     out = _sub(_PEM, text, counts, lambda m: "private_key")
     out = _sub(_JWT, out, counts, lambda m: "jwt")
     out = _sub(_URL_PASSWORD, out, counts, lambda m: "password")
+    out = _sub(_WEBHOOK_URL, out, counts, lambda m: "webhook_url")
+    out = _sub(_HEADER, out, counts, _header_kind)
     out = _sub(_AUTH_SCHEME, out, counts, lambda m: m.group("scheme").lower())
     out = _sub(_API_KEY, out, counts, lambda m: "api_key")
     out = _sub(_KV, out, counts, _kv_kind)
+    out = _sub(_AWS_SECRET, out, counts, lambda m: "aws_secret")
     out = _CARD.sub(_card_repl(counts), out)
     if emails:
         out = _sub(_EMAIL, out, counts, lambda m: "email")
@@ -192,3 +261,20 @@ class Redactor:
 
     def snapshot(self) -> dict[str, int]:
         return dict(sorted(self.counts.items()))
+
+
+_PLACEHOLDER = re.compile(r"\[REDACTED:([a-z0-9_]+)\]")
+
+
+def placeholder_counts(text: str) -> dict[str, int]:
+    """How many placeholders of each kind ``text`` holds (what a prompt carries redacted)."""
+    return dict(sorted(Counter(_PLACEHOLDER.findall(text)).items()))
+
+
+def redact_model(model: M, redactor: Redactor) -> M:
+    """A copy of a pydantic model with every string inside (keys included) redacted.
+
+    Used where untrusted text enters (alerts and deploys at intake, the evidence bundle after
+    the evidence stage), so storage, notes, prompts and logs only ever see the redacted copy.
+    """
+    return type(model).model_validate(redactor.tree(model.model_dump(mode="python")))

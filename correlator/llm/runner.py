@@ -8,6 +8,8 @@ failures (timeouts, 5xx after retries, open circuit) raise ``LLMCallError``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,10 +30,11 @@ from correlator.llm.client import (
     call,
     models_for,
 )
-from correlator.llm.redact import Redactor
+from correlator.llm.commands import CommandPolicy, default_policy
+from correlator.llm.redact import Redactor, placeholder_counts
 from correlator.llm.schemas import SchemaViolation, parse, response_format, schema_text
 from correlator.metrics import Metrics
-from correlator.models import Analysis, EvidenceBundle, LLMReport, LLMStageStats
+from correlator.models import Analysis, EvidenceBundle, LLMCallRecord, LLMReport, LLMStageStats
 from correlator.settings import LLMSettings, LLMStageSettings
 
 Emit = Callable[[str, dict[str, object]], Awaitable[None]]
@@ -51,6 +54,7 @@ class Run:
     redactor: Redactor
     emit: Emit | None = None
     prompts_dir: Path | None = None
+    commands: CommandPolicy = field(default_factory=default_policy)
     known_ids: set[str] = field(default_factory=set)
     id_map: dict[str, str] = field(default_factory=dict)  # redacted evidence id -> original id
     report: LLMReport = field(default_factory=lambda: LLMReport(enabled=True))
@@ -101,6 +105,18 @@ def _account(run: Run, st: LLMStageStats, res: CallResult) -> None:
     m.llm_calls_total.labels(st.stage, res.model, "ok").inc()
 
 
+def call_record(messages: list[dict[str, str]]) -> LLMCallRecord:
+    """What a request carries, recorded per call (shown in the UI): sha256 and size of the exact
+    messages, and the placeholders in them (how many secrets were redacted, by type)."""
+    body = json.dumps(messages, ensure_ascii=False, separators=(",", ":")).encode()
+    text = "\n".join(m["content"] for m in messages)
+    return LLMCallRecord(
+        sha256=hashlib.sha256(body).hexdigest(),
+        bytes=len(body),
+        redactions=placeholder_counts(text),
+    )
+
+
 async def _one_call(
     run: Run, st: LLMStageStats, messages: list[dict[str, str]], *, stream: bool
 ) -> CallResult:
@@ -122,6 +138,7 @@ async def _one_call(
         concurrency=stage_settings.concurrency * factor,
         on_delta=on_delta if stream and run.emit is not None else None,
     )
+    st.sent.append(call_record(messages))
     stats = CallStats()
     try:
         res = await call(

@@ -12,6 +12,7 @@ import asyncio
 
 from correlator.llm.budget import Chunk, clip, compact, count_tokens, fit, ident
 from correlator.llm.client import LLMCallError
+from correlator.llm.commands import as_prose
 from correlator.llm.runner import Run, StageClock, prompt_tokens, structured
 from correlator.llm.schemas import DigestOut, Fact, RankedHypothesis, RankOut, RemediateOut
 from correlator.models import (
@@ -106,8 +107,13 @@ def needs_digest(run: Run, chunks: list[Chunk]) -> bool:
     return len(chunks) > 1 and size > run.settings.rank.max_input_tokens // 2
 
 
+FACT_MAX_IDS = 20  # ``Fact.evidence_ids`` max_length: a metrics chunk can hold 47 ids (D1)
+
+
 def _chunk_fallback(chunk: Chunk) -> list[Fact]:
-    return [Fact(statement=f, evidence_ids=chunk.ids or [chunk.id]) for f in chunk.facts[:5]]
+    """The chunk's own computed facts when its digest call failed (ids capped to the schema)."""
+    ids = (chunk.ids or [chunk.id])[:FACT_MAX_IDS]
+    return [Fact(statement=f[:600], evidence_ids=ids) for f in chunk.facts[:5]]
 
 
 def digest_messages(run: Run, chunk: Chunk) -> list[dict[str, str]]:
@@ -319,14 +325,19 @@ def to_remediation(run: Run, out: RemediateOut) -> Remediation | None:
         ),
         None,
     )
+    commands, refused = run.commands.split([clip(c, 400) for c in out.commands])
+    summary, risk = out.summary, out.risk
+    if refused:  # D7: only allowed command shapes are published as commands
+        summary = f"{summary} ({as_prose(refused)})"[:2000]
+        risk = f"not validated by correlator; {risk}" if risk else "not validated by correlator"
     return Remediation(
         kind=out.kind,
-        summary=out.summary,
-        commands=[clip(c, 400) for c in out.commands],
+        summary=summary,
+        commands=commands,
         target_version=out.target_version,
         target_commit=out.target_commit,
         compare_url=url,
-        risk=out.risk,
+        risk=risk,
         verify=out.verify,
         source="llm",
     )

@@ -110,6 +110,14 @@ class Alert(BaseModel):
     group_key: str = ""
     receiver: str = ""
 
+    @field_validator("starts_at")
+    @classmethod
+    def _millisecond_identity(cls, v: datetime) -> datetime:
+        """Identity is (fingerprint, startsAt): the webhook carries startsAt at full precision
+        but Alertmanager's ``GET /api/v2/alerts`` truncates it to milliseconds, so reconciliation
+        created a second investigation for sub-millisecond times (report D8). Truncate both."""
+        return v.replace(microsecond=v.microsecond - v.microsecond % 1000)
+
     @property
     def alertname(self) -> str:
         return self.labels.get("alertname", "")

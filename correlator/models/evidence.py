@@ -8,10 +8,10 @@ cite and that the LLM stages must cite back. Trace and span ids are always lower
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from correlator.models.alert import Alert, TimeWindow
 
@@ -241,6 +241,18 @@ class Deploy(BaseModel):
     description: str | None = Field(default=None, max_length=4096)
     kind: ChangeKind = ChangeKind.DEPLOY
 
+    @field_validator("time")
+    @classmethod
+    def _representable_in_utc(cls, value: datetime) -> datetime:
+        """``9999-12-31T23:59:59-14:00`` overflows once converted to UTC (a 500, D10)."""
+        try:
+            utc = value.astimezone(UTC) if value.tzinfo else value
+        except OverflowError as exc:
+            raise ValueError("time out of range once converted to UTC") from exc
+        if not 1970 <= utc.year <= 9000:
+            raise ValueError("time out of range (1970..9000)")
+        return value
+
 
 class Change(BaseModel):
     evidence_id: str
@@ -296,6 +308,9 @@ class EvidenceBundle(BaseModel):
     log_patterns: list[ServiceLogPatterns] = Field(default_factory=list)
     changes: list[Change] = Field(default_factory=list)
     metrics: list[MetricSeries] = Field(default_factory=list)
+    redactions: dict[str, int] = Field(
+        default_factory=dict, description="secrets redacted when the evidence entered, by type"
+    )
 
     def ids(self) -> set[str]:
         return {e.id for e in self.items}

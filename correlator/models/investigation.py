@@ -27,6 +27,15 @@ class StageTiming(BaseModel):
     detail: str = ""
 
 
+class LLMCallRecord(BaseModel):
+    """What one LLM request carried: a hash and the size of the exact messages, and how many
+    placeholders of each kind they contain (secrets redacted before sending)."""
+
+    sha256: str
+    bytes: int
+    redactions: dict[str, int] = Field(default_factory=dict)
+
+
 class LLMStageStats(BaseModel):
     stage: str
     model: str
@@ -41,6 +50,9 @@ class LLMStageStats(BaseModel):
     cache_hits: int = 0
     failures: int = 0
     error: str | None = None
+    sent: list[LLMCallRecord] = Field(
+        default_factory=list, description="per request: sha256, bytes, redaction counts"
+    )
 
 
 class LLMReport(BaseModel):

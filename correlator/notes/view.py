@@ -97,7 +97,9 @@ def _unchecked(inv: Investigation, *, llm_on: bool) -> list[str]:
     if not llm_on:
         out.append("LLM analysis skipped: no model configured (rules only)")
     elif llm.degraded:
-        out.append(f"LLM analysis degraded: {llm.reason or 'unknown reason'}")
+        reason = llm.reason or "LLM analysis failed: unknown reason"
+        prefixed = reason.startswith("LLM analysis")
+        out.append(reason if prefixed else f"LLM analysis failed: {reason}")
     for st in llm.stages:
         if st.status not in ("ok", "cached"):
             out.append(f"LLM stage {st.stage} {st.status}" + (f": {st.error}" if st.error else ""))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import uuid
@@ -58,6 +59,7 @@ class OutboxWorker:
         lease_seconds: float = 120.0,
         poll_seconds: float = 1.0,
         concurrency: int = 8,
+        send_timeout_seconds: float = 30.0,
         clock: Callable[[], datetime] = _utcnow,
         metrics: Metrics | None = None,
         wake: asyncio.Event | None = None,
@@ -73,35 +75,64 @@ class OutboxWorker:
         self.clock = clock
         self.metrics = metrics
         self.wake = wake or asyncio.Event()
-        self._sem = asyncio.Semaphore(concurrency)
+        self.concurrency = max(1, concurrency)
+        self.send_timeout = send_timeout_seconds
+        # One semaphore per channel: a slow Slack can only hold Slack's slots (D2).
+        self._sems: dict[str, asyncio.Semaphore] = {}
+        self._inflight: dict[str, asyncio.Task[int]] = {}
 
     def backoff(self, attempts: int) -> float:
         """Exponential backoff with up to 10% jitter, capped at ``backoff_max_seconds``."""
         base = min(self.backoff_max, self.backoff_base * 2.0 ** max(attempts - 1, 0))
         return base * (1.0 + 0.1 * random.random())
 
-    async def run_once(self) -> int:
-        """Expire old rows, then try every due message once. Returns deliveries attempted."""
+    async def dispatch(self) -> list[asyncio.Task[int]]:
+        """Expire old rows and start one delivery task per due message not already in flight.
+
+        Tasks run independently: a slow or drip-feeding channel delays only its own messages,
+        never another channel's (reliability report D2). Returns the tasks started.
+        """
         now = self.clock()
         await self.store.expire(now)
         keys = await self.store.due_keys(now)
-        attempted = 0
-        # Messages first, then thread replies, so a reply finds its parent's ts in the same round.
-        for batch in (
-            [k for k in keys if not k.endswith(":thread")],
-            [k for k in keys if k.endswith(":thread")],
-        ):
-            attempted += sum(await asyncio.gather(*(self._guarded(k) for k in batch)))
+        started: list[asyncio.Task[int]] = []
+        busy = set(keys) | set(self._inflight)
+        for key in keys:
+            if key in self._inflight:
+                continue
+            if key.endswith(":thread") and key.removesuffix(":thread") in busy:
+                continue  # its parent is being posted: the reply goes once the parent has a ts
+            task = asyncio.create_task(self.deliver_key(key), name=f"deliver {key}")
+            self._inflight[key] = task
+            task.add_done_callback(functools.partial(self._done, key))
+            started.append(task)
         if self.metrics is not None:
             self.metrics.outbox_pending.set(await self.store.pending_count())
-        return attempted
+        return started
+
+    def _done(self, key: str, task: asyncio.Task[int]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        self.wake.set()  # a reply may have waited for this message
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery of %s failed: %r", key, task.exception())
+
+    async def run_once(self) -> int:
+        """Start every due delivery and wait for those (tests, ``replay``). Returns attempts.
+
+        Messages go first and thread replies after them, so a reply finds its parent's ``ts``.
+        """
+        done = await asyncio.gather(*await self.dispatch(), return_exceptions=True)
+        # replies held back while their parent was being posted in this round
+        done += await asyncio.gather(*await self.dispatch(), return_exceptions=True)
+        return sum(d for d in done if isinstance(d, int))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; wakes on ``wake`` (set by ``Outbox.publish``) or poll."""
         while not stop.is_set():
             self.wake.clear()
             try:
-                await self.run_once()
+                await self.dispatch()
             except (SQLAlchemyError, OSError):  # a database blip must not kill the delivery loop
                 log.exception("outbox delivery round failed")
             waiters = {
@@ -113,10 +144,17 @@ class OutboxWorker:
             )
             for task in pending:
                 task.cancel()
+        await self.drain()
 
-    async def _guarded(self, key: str) -> int:
-        async with self._sem:
-            return await self.deliver_key(key)
+    async def drain(self) -> None:
+        """Wait for the deliveries in flight (each is bounded by ``send_timeout_seconds``)."""
+        if self._inflight:
+            await asyncio.gather(*list(self._inflight.values()), return_exceptions=True)
+
+    def _sem(self, channel: str) -> asyncio.Semaphore:
+        if channel not in self._sems:
+            self._sems[channel] = asyncio.Semaphore(self.concurrency)
+        return self._sems[channel]
 
     async def deliver_key(self, key: str) -> int:
         """Deliver the newest open row of ``key`` (older ones are superseded). 1 if attempted."""
@@ -146,7 +184,8 @@ class OutboxWorker:
                 count_attempt=False,
             )
             return 0
-        await self._send(notifier, note, rows)
+        async with self._sem(newest.channel):
+            await self._send(notifier, note, rows)
         return 1
 
     async def _parent_open(self, row: NotificationRow) -> bool:
@@ -187,7 +226,12 @@ class OutboxWorker:
         self, notifier: Notifier, note: OutboundNote, rows: list[NotificationRow]
     ) -> None:
         try:
-            receipt: DeliveryReceipt = await notifier.send(note)
+            async with asyncio.timeout(self.send_timeout):  # total, not per read (D2)
+                receipt: DeliveryReceipt = await notifier.send(note)
+        except TimeoutError:
+            error = f"no answer within {self.send_timeout:g}s"
+            await self._failed(rows, note, error, retryable=True, retry_after=None)
+            return
         except NotifyError as exc:
             await self._failed(rows, note, str(exc), retryable=exc.retryable, retry_after=None)
             return

@@ -141,6 +141,13 @@ class RemediationTemplates(Strict):
     )
     verify_default: str = ""
     risk: dict[str, str] = Field(default_factory=dict, description="remediation kind -> risk")
+    llm_command_shapes: list[str] = Field(
+        default_factory=list,
+        description="anchored regexes: the only command shapes an LLM proposal may show",
+    )
+    llm_command_deny: list[str] = Field(
+        default_factory=list, description="extra regexes of refused (destructive) commands"
+    )
 
 
 class NextQueries(Strict):

@@ -14,7 +14,7 @@ from correlator.settings import Settings
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "alertmanager"
 TOKEN = "s3cret-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
 
 MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]
 
@@ -53,7 +53,7 @@ async def running_app(settings: Settings, deps: AppDeps) -> AsyncIterator[httpx.
     app = create_app(settings, deps)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://correlator") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
             yield c
 
 

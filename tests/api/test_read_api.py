@@ -189,5 +189,5 @@ async def test_read_api_from_a_remote_peer_without_ui_token_is_403(tmp_path: Pat
     app = create_app(make_settings(tmp_path), AppDeps(run_workers=False, run_scheduler=False))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5555))
-        async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             assert (await client.get("/api/v1/investigations")).status_code == 403

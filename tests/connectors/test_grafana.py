@@ -145,3 +145,16 @@ async def test_401_is_rejected(fake_time: FakeTime) -> None:
     grafana = Grafana(json.dumps({"message": "invalid API key"}).encode(), status=401)
     with pytest.raises(BackendRejected, match="invalid API key"):
         await source(grafana, fake_time).deploy_annotations(WINDOW, ["deploy"])
+
+
+def test_a_dsn_in_the_text_is_not_parsed_as_a_service() -> None:
+    """D3: ``postgres://app:<pw>@db-primary`` in an annotation made the password the change's
+    service (and so part of the evidence id sent to the LLM)."""
+    text = "migrated with postgres://app:Sup3rS3cret@db-primary:5432/shop, service=orders"
+    c = parse_annotation(_item(text=text, tags=["deploy"]), ["deploy"])
+    assert c is not None
+    assert c.service == "orders"
+    assert "Sup3rS3cret" not in c.service
+    bare = parse_annotation(_item(text="db postgres://app:Sup3rS3cret@db-primary", tags=[]))
+    assert bare is not None
+    assert "Sup3rS3cret" not in bare.service

@@ -7,6 +7,7 @@ Backoff sleeps are injected (no real sleeping); only the socket timeouts are rea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
@@ -149,3 +150,38 @@ async def test_500_then_429_with_retry_after_then_ok(make: Make, fake_time: Fake
     async with server as url:
         assert await make(url, fake_time, 3).get_json("/x") == {"ok": True}
     assert fake_time.sleeps == [0.05, 2.0]
+
+
+def drip(interval: float) -> Behaviour:
+    """Headers announcing 100 kB, then one byte per ``interval``: no single read ever waits
+    longer than the per-read timeout."""
+
+    async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+        )
+        with contextlib.suppress(ConnectionError):
+            for _ in range(100000):
+                writer.write(b" ")
+                await writer.drain()
+                await asyncio.sleep(interval)
+
+    return run
+
+
+@pytest.mark.timeout(30)
+async def test_drip_feeding_backend_hits_the_total_attempt_deadline() -> None:
+    """D2: a peer that sends one byte at a time never trips httpx's per-read timeout; the whole
+    attempt is bounded by connect + read timeout and fails as a transient BackendTimeout."""
+    async with Server(drip(0.05)) as url:
+        cfg = BackendSettings(url=url, timeout_seconds=0.3, connect_timeout_seconds=0.2, retries=0)
+        client = build_client(cfg)
+        http = BackendClient("slack", client, cfg)
+        try:
+            with pytest.raises(BackendTimeout) as err:
+                await http.request("POST", "/api/chat.postMessage", json={"text": "x"})
+        finally:
+            await client.aclose()
+    assert err.value.transient
+    assert "no complete answer within 0.5s" in str(err.value)

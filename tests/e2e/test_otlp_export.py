@@ -60,7 +60,11 @@ def test_investigation_trace_is_exported(tmp_path: Path, collector: Collector) -
     proc = start_correlator(tmp_path, port, env, "correlator")
     try:
         body = (FIXTURE / "alertmanager_webhook_01_firing.json").read_bytes()
-        r = httpx.post(f"http://127.0.0.1:{port}/api/v1/webhooks/alertmanager", content=body)
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/webhooks/alertmanager",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
         assert r.status_code == 202
         inv_id = r.json()["investigations"][0]["id"].encode()
 

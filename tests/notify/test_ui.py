@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from correlator.api import AppDeps, create_app
-from correlator.models import Investigation
+from correlator.models import Investigation, LLMCallRecord, LLMReport, LLMStageStats
 from correlator.settings import Settings
 from correlator.store import SqlStore
 from tests.notify import factory
@@ -94,8 +94,11 @@ async def test_token_required_off_loopback(tmp_path: Path) -> None:
         assert (await client.get("/ui/investigations")).status_code == 401
         bearer = {"Authorization": "Bearer tok-123"}
         assert (await client.get("/ui/investigations", headers=bearer)).status_code == 200
-        assert (await client.get("/ui/login", params={"token": "nope"})).status_code == 401
-        login = await client.get("/ui/login", params={"token": "tok-123"})
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        assert (
+            await client.post("/ui/login", content=b"token=nope", headers=form)
+        ).status_code == 401
+        login = await client.post("/ui/login", content=b"token=tok-123", headers=form)
         assert login.status_code == 303
         assert "httponly" in login.headers["set-cookie"].lower()
         assert (await client.get("/ui/investigations")).status_code == 200  # cookie kept
@@ -113,3 +116,21 @@ async def test_remote_peer_needs_a_token_even_if_settings_say_loopback(tmp_path:
     # `correlator serve --host 0.0.0.0` listens everywhere while settings.host stays 127.0.0.1
     async with ui_client(tmp_path, client="10.1.2.3", host="127.0.0.1") as (client, _):
         assert (await client.get("/ui/investigations")).status_code == 403
+
+
+async def test_detail_page_shows_what_was_sent_to_the_llm(tmp_path: Path) -> None:
+    """D3: per LLM call the hash, size and redaction counts of what was sent are recorded on
+    the investigation and shown on its page."""
+    sent = LLMCallRecord(sha256="ab" * 32, bytes=4321, redactions={"jwt": 2, "password": 1})
+    llm = LLMReport(
+        enabled=True,
+        stages=[LLMStageStats(stage="rank", model="openai/x", sent=[sent])],
+        redactions={"jwt": 3},
+    )
+    async with ui_client(tmp_path) as (client, store):
+        inv = await seed(store, factory.rich().model_copy(update={"llm": llm}))
+        html = (await client.get(f"/ui/investigations/{inv.id}")).text
+    assert 'id="llm-sent"' in html
+    assert "abababababababab" in html
+    assert "4321" in html
+    assert "jwt 2, password 1" in html

@@ -162,6 +162,7 @@ def _secret_core(s: str) -> str:
 def test_planted_secrets_never_survive(before: str, secret: str, after: str) -> None:
     core = _secret_core(secret)
     assume(core not in before and core not in after)
+    assume(core not in secret.replace(core, "", 1))  # "password=passwo": the name is kept
     out = redact(f"{before} {secret} {after}").text
     assert core not in out
 

@@ -2,8 +2,9 @@
 
 Access is the read API's rule (``correlator.api.context.require_ui_access``): open on loopback
 without ``CORRELATOR_UI_TOKEN``, else the token as a bearer token or in the ``correlator_ui``
-cookie (set by ``GET /ui/login?token=...``); off loopback without a token the UI refuses (403)
-rather than being world-readable.
+cookie (set by the login form, ``POST /ui/login``; a token in the URL is refused so it never
+lands in browser history or proxy logs); off loopback without a token the UI refuses (403)
+rather than being world-readable. Failed logins count towards the per-client ``AuthThrottle``.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2.sandbox import SandboxedEnvironment
 
-from correlator.api.context import UI_COOKIE, AppContext, get_context, require_ui_access
+from correlator.api.context import UI_COOKIE, AppContext, get_context, read_body, require_ui_access
 from correlator.api.ui import view
 from correlator.models import Investigation, InvestigationStatus, NotificationState
 from correlator.models.alert import alert_service
@@ -46,13 +47,25 @@ def _page(name: str, **ctx: Any) -> HTMLResponse:
 
 
 @router.get("/ui/login")
-async def login(request: Request, token: str = Query(max_length=4096)) -> Response:
-    """Exchange ``?token=`` for an HttpOnly cookie, then go to the list."""
+async def login_form(request: Request) -> Response:
+    """The login form; a ``?token=`` in the URL is refused (it would end up in history/logs)."""
+    if "token" in request.query_params:
+        raise HTTPException(400, "send the token with the login form (POST), not in the URL")
+    return _page("login.html")
+
+
+@router.post("/ui/login")
+async def login(request: Request) -> Response:
+    """Exchange the form's ``token`` for an HttpOnly cookie, then go to the list."""
     ctx = get_context(request)
+    ctx.throttle.check(request)
+    body = await read_body(request, 8192)
+    token = parse_qs(body.decode("utf-8", "replace")).get("token", [""])[0]
     expected = ctx.settings.ui_token
     if expected is None or not hmac.compare_digest(
         token.encode(), expected.get_secret_value().encode()
     ):
+        ctx.throttle.failed(request)
         raise HTTPException(401, "wrong token")
     resp = RedirectResponse("/ui/investigations", status_code=303)
     secure = ctx.settings.public_url.startswith("https://")
@@ -79,7 +92,7 @@ async def list_page(
     status: str = Query(default="", max_length=16),
     alertname: str = Query(default="", max_length=256),
     service: str = Query(default="", max_length=256),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=2**31 - 1),  # 2^63 overflowed SQLite (D10)
 ) -> HTMLResponse:
     st = InvestigationStatus(status) if status in set(InvestigationStatus) else None
     an, sv = alertname or None, service or None
