@@ -67,6 +67,15 @@ class Clues:
         if tail and len(tail[-1]) >= 3:
             self.functions.add(tail[-1].lower())
 
+    def add_config_key(self, key: str) -> None:
+        """A config key and, for ``a.b.c_d``, its leaf ``c_d`` (nested YAML/TOML spells only
+        the leaf on the changed line)."""
+        key = key.lower()
+        self.config_keys.add(key)
+        leaf = re.split(r"[.]", key)[-1]
+        if leaf != key and len(leaf) >= 4 and ("_" in leaf or len(leaf) >= 8):
+            self.config_keys.add(leaf)
+
     def add_statement(self, stmt: str) -> None:
         self.tables.update(t.group(1).lower().split(".")[-1] for t in _TABLE.finditer(stmt))
         for c in _COLUMN.finditer(stmt):
@@ -129,8 +138,11 @@ def gather_clues(
     texts += [t for p in patterns if p.service == service for lp in p.patterns for t in lp.samples]
     for text in texts[:MAX_TEXTS]:
         clues.add_stack(text)
-        clues.config_keys.update(k.lower() for k in _KV_KEY.findall(text) if "." in k or "_" in k)
+        for key in _KV_KEY.findall(text):
+            if "." in key or "_" in key:
+                clues.add_config_key(key)
     for c in changes:
         if c.service == service and c.description:
-            clues.config_keys.update(k.lower() for k in _KEY.findall(c.description))
+            for key in _KEY.findall(c.description):
+                clues.add_config_key(key)
     return clues

@@ -144,7 +144,7 @@ def _score(hunk: Hunk, kind: str, clues: Clues) -> tuple[float, list[str], set[s
         ("symbol", clues.symbols, 1.0),
     )
     for label, values, weight in checks:
-        for value in sorted(values):
+        for value in sorted(values - words):
             pattern = rf"(?<![\w]){re.escape(value)}(?![\w])"
             if re.search(pattern, text) or (label == "function" and re.search(pattern, header)):
                 score, reasons = score + weight, [*reasons, f"{label} {value}"]
@@ -155,15 +155,19 @@ def _score(hunk: Hunk, kind: str, clues: Clues) -> tuple[float, list[str], set[s
     return score, reasons, words
 
 
+_PACKAGE = re.compile(r"[A-Za-z][\w-]*(?:[./][A-Za-z][\w-]*)+")
+
+
 def _deps_score(
     hunk: Hunk, clues: Clues, score: float, reasons: list[str], words: set[str]
 ) -> tuple[float, list[str], set[str]]:
-    """A bumped dependency whose package appears in the failure's stack traces."""
+    """A bumped dependency whose package (``org.postgresql``, ``github.com/jackc/pgx/v5``)
+    appears in the failure's stack traces or error logs."""
     stacks = "\n".join(clues.stack_text)
     for _, line in hunk.added:
-        name = re.split(r"[\s=<>~^@:,\"']+", line.strip().strip("\"'"), maxsplit=1)[0].lower()
-        if len(name) >= 4 and name in stacks:
-            return score + 2.5, [*reasons, f"dependency {name} in stack"], words | {name}
+        for name in (m.group(0).lower() for m in _PACKAGE.finditer(line)):
+            if len(name) >= 6 and name in stacks:
+                return score + 2.5, [*reasons, f"dependency {name} in stack"], words | {name}
     return score, reasons, words
 
 
