@@ -182,7 +182,7 @@ def _quote(hunk: Hunk, words: set[str]) -> tuple[str, int | None]:
             best = (hits, number, text)
     if best is None:
         return "", None
-    text = _SQL_SELECT.sub("SELECT ... FROM", " ".join(best[2].split()))
+    text = _SQL_SELECT.sub("SELECT ... FROM", " ".join(best[2].split())).rstrip("`")
     return text[:MAX_QUOTE], best[1]
 
 
