@@ -128,13 +128,16 @@ GIT_API_DEFAULTS = {"github": "https://api.github.com", "gitlab": "https://gitla
 class GitSettings(BackendSettings):
     """A read-only Git provider for the suspect change's diff (connectors/github.py, gitlab.py).
 
-    Off unless ``api_url`` or ``repos`` is set. ``repos`` maps a service to ``owner/repo``
+    Off unless ``api_url`` (or the generic ``url``) or ``repos`` is set; ``token`` (or the
+    generic ``bearer_token``) is sent as ``Authorization: Bearer``. ``repos`` maps a service to ``owner/repo``
     (GitHub) or a project id or ``group/project`` path (GitLab); a service not in it may still
     be resolved from its spans' ``vcs.repository.url.full`` when that URL's host is the
     provider's web host (``web_url``). URLs found in payloads are never fetched.
     """
 
-    provider: Literal["github", "gitlab"] = "github"
+    provider: Literal["github", "gitlab"] = Field(
+        default="github", description="github (also GitHub Enterprise Server) or gitlab"
+    )
     api_url: str | None = Field(
         default=None,
         description="REST API base: https://api.github.com, https://ghe.example.com/api/v3, "
@@ -154,11 +157,11 @@ class GitSettings(BackendSettings):
 
     @property
     def enabled(self) -> bool:
-        return bool(self.api_url or self.repos)
+        return bool(self.api_url or self.url or self.repos)
 
     def backend(self) -> BackendSettings:
         """The shared HTTP policy settings of this provider (base URL and token filled in)."""
-        url = self.api_url or GIT_API_DEFAULTS[self.provider]
+        url = self.api_url or self.url or GIT_API_DEFAULTS[self.provider]
         fields = {k: getattr(self, k) for k in BackendSettings.model_fields}
         fields.update(url=url.rstrip("/"), bearer_token=self.token or self.bearer_token)
         return BackendSettings(**fields)
