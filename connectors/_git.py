@@ -9,6 +9,8 @@ when its host is the configured provider's web host; it is never fetched.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from correlator.errors import BackendRejected
@@ -82,3 +84,8 @@ def first_line(message: object) -> str:
 def link_has_next(link: str | None) -> bool:
     """RFC 8288 ``Link`` header names a ``rel="next"`` page (its URL is never followed)."""
     return bool(link) and re.search(r"""rel\s*=\s*"?next"?""", link or "") is not None
+
+
+def mappings(raw: Any) -> list[Mapping[str, Any]]:
+    """The JSON objects of a JSON array (anything else: none)."""
+    return [x for x in raw if isinstance(x, Mapping)] if isinstance(raw, list) else []

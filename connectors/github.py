@@ -27,6 +27,7 @@ from connectors._git import (
     check_sha,
     first_line,
     link_has_next,
+    mappings,
     repository_path,
     same_host,
     web_base,
@@ -99,7 +100,7 @@ class GitHubChanges:
             page += 1
             body, more = await self._api.compare_page(repo, base, head, page)
             commits += _commits(_object(body).get("commits"))
-        files = [f for f in map(_file, _list(doc.get("files"))) if f is not None]
+        files = [f for f in map(_file, mappings(doc.get("files"))) if f is not None]
         total = doc.get("total_commits")
         return Compare(
             provider=BACKEND,
@@ -129,13 +130,9 @@ def _mapping(raw: Any) -> Mapping[str, Any]:
     return raw if isinstance(raw, Mapping) else {}
 
 
-def _list(raw: Any) -> list[Mapping[str, Any]]:
-    return [x for x in raw if isinstance(x, Mapping)] if isinstance(raw, list) else []
-
-
 def _commits(raw: Any) -> list[CompareCommit]:
     out: list[CompareCommit] = []
-    for item in _list(raw):
+    for item in mappings(raw):
         sha = item.get("sha")
         if not isinstance(sha, str):
             continue

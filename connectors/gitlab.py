@@ -20,7 +20,14 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors._git import check_sha, first_line, repository_path, same_host, web_base
+from connectors._git import (
+    check_sha,
+    first_line,
+    mappings,
+    repository_path,
+    same_host,
+    web_base,
+)
 from connectors._http import BackendClient
 from correlator.errors import BackendBadResponse, BackendRejected
 from correlator.metrics import Metrics
@@ -67,8 +74,8 @@ class GitLabChanges:
         doc = await self._api.compare(repo, base, head)
         if not isinstance(doc, Mapping):
             raise BackendBadResponse(BACKEND, f"compare answered {type(doc).__name__}")
-        commits = [c for c in map(_commit, _list(doc.get("commits"))) if c is not None]
-        files = [f for f in map(_file, _list(doc.get("diffs"))) if f is not None]
+        commits = [c for c in map(_commit, mappings(doc.get("commits"))) if c is not None]
+        files = [f for f in map(_file, mappings(doc.get("diffs"))) if f is not None]
         return Compare(
             provider=BACKEND,
             repo=repo,
@@ -87,10 +94,6 @@ class GitLabChanges:
         if repo.isdigit():
             return None  # a numeric id has no web path we could build
         return f"{self._web}/{repo}/-/compare/{base}...{head}"
-
-
-def _list(raw: Any) -> list[Mapping[str, Any]]:
-    return [x for x in raw if isinstance(x, Mapping)] if isinstance(raw, list) else []
 
 
 def _commit(item: Mapping[str, Any]) -> CompareCommit | None:
