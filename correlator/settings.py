@@ -129,10 +129,10 @@ class GitSettings(BackendSettings):
     """A read-only Git provider for the suspect change's diff (connectors/github.py, gitlab.py).
 
     Off unless ``api_url`` (or the generic ``url``) or ``repos`` is set; ``token`` (or the
-    generic ``bearer_token``) is sent as ``Authorization: Bearer``. ``repos`` maps a service to ``owner/repo``
-    (GitHub) or a project id or ``group/project`` path (GitLab); a service not in it may still
-    be resolved from its spans' ``vcs.repository.url.full`` when that URL's host is the
-    provider's web host (``web_url``). URLs found in payloads are never fetched.
+    generic ``bearer_token``) is sent as ``Authorization: Bearer``. ``repos`` maps a service to
+    ``owner/repo`` (GitHub) or a project id or ``group/project`` path (GitLab); a service not
+    in it may still be resolved from its spans' ``vcs.repository.url.full`` when that URL's
+    host is the provider's web host (``web_url``). URLs found in payloads are never fetched.
     """
 
     provider: Literal["github", "gitlab"] = Field(
