@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from correlator.simulator.config import SimulatorConfig
-from correlator.simulator.server import running_simulator
+from correlator.lab.simulator.config import SimulatorConfig
+from correlator.lab.simulator.server import running_simulator
 from tests.e2e._proc import CORRELATOR, clean_env
 
 pytestmark = [

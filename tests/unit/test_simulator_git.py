@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from correlator.scenario import ScenarioError, load_scenario
-from correlator.simulator import git
-from correlator.simulator.app import create_simulator_app
-from correlator.simulator.config import SimulatorConfig
+from correlator.lab.scenarios import ScenarioError, load_scenario
+from correlator.lab.simulator import git
+from correlator.lab.simulator.app import create_simulator_app
+from correlator.lab.simulator.config import SimulatorConfig
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 CHECKOUT = SCENARIOS / "checkout-deploy-regression"
