@@ -11,6 +11,7 @@ whole attempt over connect+read budget ``BackendTimeout``      yes
 connection refused/reset/closed        ``BackendUnavailable``  yes
 HTTP 5xx                               ``BackendUnavailable``  yes
 HTTP 429 (``Retry-After`` honoured)    ``BackendRateLimited``  yes
+HTTP 403 with a spent rate limit       ``BackendRateLimited``  yes
 other HTTP 4xx (404, 400 bad_data...)  ``BackendRejected``     never
 circuit open                           ``BackendUnavailable``  no
 per-investigation deadline reached     ``BackendTimeout``      no
@@ -23,8 +24,11 @@ is not attempted, and each attempt's timeout is cut to the time left. A circuit 
 after ``breaker_failures`` consecutive transient failures and lets one probe through (half-open)
 after ``breaker_reset_seconds``. Identical in-flight GETs (method, path, params, tenant) share one
 upstream call; ``get_json(..., cache_ttl=s)`` caches immutable results (trace bodies). A
-semaphore caps concurrent requests per backend. Clock, sleep and jitter are constructor
-parameters so tests never sleep.
+semaphore caps concurrent requests per backend. Rate-limit headers are honoured: a 403 or 429
+whose ``Retry-After``/``X-RateLimit-*``/``RateLimit-*`` headers say the quota is spent waits
+until the reset (when it fits the deadline and ``max_retry_after``), and a success that spends
+the last request of the quota holds further calls until the reset instead of burning a 403.
+Clock, sleep and jitter are constructor parameters so tests never sleep.
 """
 
 from __future__ import annotations
@@ -35,12 +39,18 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from connectors._resilience import CircuitBreaker, TTLCache, body_snippet, parse_retry_after
+from connectors._resilience import (
+    CircuitBreaker,
+    TTLCache,
+    body_snippet,
+    parse_retry_after,
+    rate_limit_wait,
+)
 from correlator import deadline
 from correlator.errors import (
     BackendBadResponse,
@@ -150,6 +160,7 @@ class BackendClient:
         self.cache = TTLCache(cache_entries, clock=clock)
         self._semaphore = asyncio.Semaphore(settings.max_concurrency)
         self._inflight: dict[tuple[Any, ...], asyncio.Task[httpx.Response]] = {}
+        self._limited_until: datetime | None = None  # wall clock: quota spent until then
 
     # -- public API ------------------------------------------------------------------------
 
@@ -289,6 +300,7 @@ class BackendClient:
         headers: dict[str, str],
     ) -> httpx.Response:
         timeout = self._timeout()
+        self._check_quota()
         if not self.breaker.allow():
             raise CircuitOpen(self.name, "circuit open (recent consecutive failures)")
         started = self._clock()
@@ -362,15 +374,30 @@ class BackendClient:
         total = s.timeout_seconds + s.connect_timeout_seconds
         left = deadline.remaining(clock=self._clock)
         return max(0.0, min(total, left)) if left is not None else total
+    def _check_quota(self) -> None:
+        """Fail fast (transient, with the wait) while a spent rate-limit quota is resetting."""
+        if self._limited_until is None:
+            return
+        wait = (self._limited_until - self._wall_clock()).total_seconds()
+        if wait <= 0:
+            self._limited_until = None
+            return
+        raise BackendRateLimited(
+            self.name, "rate limit quota spent (not sent)", status=None, retry_after=wait
+        )
 
     def _check_status(self, response: httpx.Response) -> None:
         status = response.status_code
+        now = self._wall_clock()
         if 200 <= status < 300:
+            spent = rate_limit_wait(response.headers, now=now)
+            if spent is not None and "retry-after" not in response.headers:
+                self._limited_until = now + timedelta(seconds=spent)
             return
         what = f"HTTP {status} on {response.request.url.path}: {body_snippet(response)}"
-        if status == 429:
-            after = parse_retry_after(response.headers.get("retry-after"), now=self._wall_clock())
-            raise BackendRateLimited(self.name, what, status=status, retry_after=after)
+        limited = rate_limit_wait(response.headers, now=now) if status in (403, 429) else None
+        if status == 429 or limited is not None:
+            raise BackendRateLimited(self.name, what, status=status, retry_after=limited)
         if status >= 500:
             raise BackendUnavailable(self.name, what, status=status)
         raise BackendRejected(self.name, what, status=status)

@@ -114,6 +114,27 @@ def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+def rate_limit_wait(headers: httpx.Headers, *, now: datetime) -> float | None:
+    """Seconds until a rate limit resets, from the response's headers; ``None`` when they do
+    not say the quota is spent.
+
+    ``Retry-After`` wins (GitHub secondary limits, GitLab, every 429); otherwise a spent quota
+    (``X-RateLimit-Remaining: 0`` on GitHub, ``RateLimit-Remaining: 0`` on GitLab) waits until
+    ``X-RateLimit-Reset``/``RateLimit-Reset`` (epoch seconds), or 60 s when the reset is absent.
+    """
+    after = parse_retry_after(headers.get("retry-after"), now=now)
+    if after is not None:
+        return after
+    remaining = headers.get("x-ratelimit-remaining", headers.get("ratelimit-remaining"))
+    if remaining is None or remaining.strip() != "0":
+        return None
+    reset = headers.get("x-ratelimit-reset", headers.get("ratelimit-reset"))
+    try:
+        return max(0.0, float(reset or "") - now.timestamp())
+    except ValueError:
+        return 60.0
+
+
 def body_snippet(response: httpx.Response) -> str:
     """A short, single-line description of an error body (Prometheus/Loki ``error`` field)."""
     text = response.text

@@ -18,6 +18,7 @@ from correlator.models import (
     Alert,
     Analysis,
     Change,
+    Compare,
     Deploy,
     EvidenceBundle,
     Exemplar,
@@ -61,6 +62,20 @@ class LogSource(Protocol):
 
 class AnnotationSource(Protocol):
     async def deploy_annotations(self, window: TimeWindow, tags: Sequence[str]) -> list[Change]: ...
+
+
+class ChangeSource(Protocol):
+    """A Git provider's compare API, read-only (connectors/github.py, connectors/gitlab.py).
+
+    ``repository`` maps a repository URL found in telemetry (``vcs.repository.url.full``) to
+    this provider's repository id, or ``None`` when its host is not the configured provider's;
+    it never fetches anything. ``compare`` returns the commits and changed files between
+    ``base`` and ``head`` (``BackendRejected`` with status 404 when either is unknown).
+    """
+
+    def repository(self, url: str) -> str | None: ...
+
+    async def compare(self, repo: str, base: str, head: str) -> Compare: ...
 
 
 class DeployStore(Protocol):

@@ -122,6 +122,51 @@ class AlertmanagerSettings(BackendSettings):
     )
 
 
+GIT_API_DEFAULTS = {"github": "https://api.github.com", "gitlab": "https://gitlab.com/api/v4"}
+
+
+class GitSettings(BackendSettings):
+    """A read-only Git provider for the suspect change's diff (connectors/github.py, gitlab.py).
+
+    Off unless ``api_url`` (or the generic ``url``) or ``repos`` is set; ``token`` (or the
+    generic ``bearer_token``) is sent as ``Authorization: Bearer``. ``repos`` maps a service to
+    ``owner/repo`` (GitHub) or a project id or ``group/project`` path (GitLab); a service not
+    in it may still be resolved from its spans' ``vcs.repository.url.full`` when that URL's
+    host is the provider's web host (``web_url``). URLs found in payloads are never fetched.
+    """
+
+    provider: Literal["github", "gitlab"] = Field(
+        default="github", description="github (also GitHub Enterprise Server) or gitlab"
+    )
+    api_url: str | None = Field(
+        default=None,
+        description="REST API base: https://api.github.com, https://ghe.example.com/api/v3, "
+        "https://gitlab.example.com/api/v4 (default: the provider's public API when repos is set)",
+    )
+    web_url: str | None = Field(
+        default=None,
+        description="web host for compare links and vcs.repository.url.full matching "
+        "(default: derived from api_url)",
+    )
+    token: SecretStr | None = Field(default=None, description="read-only token (sent as Bearer)")
+    repos: dict[str, str] = Field(
+        default_factory=dict, description='service -> repository, e.g. {"checkout-api": "shop/c"}'
+    )
+    max_compares: int = Field(default=3, ge=1, le=10, description="changes diffed per alert")
+    max_commit_pages: int = Field(default=3, ge=1, le=20, description="GitHub pages of 100")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.api_url or self.url or self.repos)
+
+    def backend(self) -> BackendSettings:
+        """The shared HTTP policy settings of this provider (base URL and token filled in)."""
+        url = self.api_url or self.url or GIT_API_DEFAULTS[self.provider]
+        fields = {k: getattr(self, k) for k in BackendSettings.model_fields}
+        fields.update(url=url.rstrip("/"), bearer_token=self.token or self.bearer_token)
+        return BackendSettings(**fields)
+
+
 class LLMStageSettings(BaseModel):
     model: str | None = None
     max_input_tokens: int = 6000
@@ -224,6 +269,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
     webhook: WebhookNotifierSettings = Field(default_factory=WebhookNotifierSettings)
+    git: GitSettings = Field(default_factory=GitSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -27,9 +27,11 @@ from correlator import __version__
 from correlator.evidence import EvidenceSources, gather
 from correlator.llm import InvestigationRefiner, LLMRuntime
 from correlator.llm.commands import CommandPolicy
+from correlator.llm.redact import Redactor
 from correlator.metrics import Metrics
 from correlator.models import (
     AlertmanagerWebhook,
+    Compare,
     Deploy,
     EvidenceBundle,
     Investigation,
@@ -41,6 +43,7 @@ from correlator.notify.delivery import running_outbox
 from correlator.pipeline import PipelineDeps, investigate
 from correlator.ports import (
     ActiveAlertSource,
+    ChangeSource,
     Checkpoint,
     EventSink,
     LLMStage,
@@ -62,10 +65,13 @@ def build_clients(settings: Settings) -> dict[str, httpx.AsyncClient]:
     from connectors._http import build_client
 
     clients: dict[str, httpx.AsyncClient] = {}
+    agent = f"correlator/{__version__}"
     for name in BACKENDS:
         cfg: BackendSettings = getattr(settings, name)
         if cfg.url:
-            clients[name] = build_client(cfg, user_agent=f"correlator/{__version__}")
+            clients[name] = build_client(cfg, user_agent=agent)
+    if settings.git.enabled:
+        clients["git"] = build_client(settings.git.backend(), user_agent=agent)
     return clients
 
 
@@ -96,6 +102,43 @@ class Runtime:
         return run
 
 
+@dataclass(frozen=True)
+class RedactedChanges:
+    """A ``ChangeSource`` whose compare results are redacted before the evidence keeps them:
+    a diff or a commit message can carry a secret, and the bundle is stored, shown and sent
+    to the LLM stages."""
+
+    inner: ChangeSource
+    emails: bool = False
+
+    def repository(self, url: str) -> str | None:
+        return self.inner.repository(url)
+
+    async def compare(self, repo: str, base: str, head: str) -> Compare:
+        result = await self.inner.compare(repo, base, head)
+        clean = Redactor(emails=self.emails).tree(result.model_dump(mode="python"))
+        return Compare.model_validate(clean)
+
+
+def change_source(
+    settings: Settings, clients: dict[str, httpx.AsyncClient], metrics: Metrics
+) -> ChangeSource | None:
+    """The configured Git provider's compare API (GitHub or GitLab), redacted; None when off."""
+    from connectors.github import GitHubChanges
+    from connectors.gitlab import GitLabChanges
+
+    client = clients.get("git")
+    if client is None:
+        return None
+    git = settings.git
+    inner: ChangeSource
+    if git.provider == "gitlab":
+        inner = GitLabChanges(client, git, metrics=metrics)
+    else:
+        inner = GitHubChanges(client, git, metrics=metrics)
+    return RedactedChanges(inner, emails=settings.llm.redact_emails)
+
+
 def evidence_sources(
     settings: Settings, clients: dict[str, httpx.AsyncClient], metrics: Metrics, store: Store
 ) -> EvidenceSources:
@@ -124,6 +167,7 @@ def evidence_sources(
         logs=loki,
         annotations=grafana,
         deploys=store,
+        changes=change_source(settings, clients, metrics),
     )
 
 

@@ -7,6 +7,7 @@
       |-- grafana annotations | deploys posted to correlator | build_info/target_info versions
       '-- baseline traces (pre-onset TraceQL search -> get_trace)
     once traces name more services: their patterns + metric queries; trace version changes
+    then the suspect changes' diffs (Git provider compare, ``diffchain``)
 
 Everything runs under ``correlator.deadline.deadline_scope(settings.evidence_deadline_seconds)``
 and an ``asyncio.timeout`` of the same length: on expiry the bundle is returned with what arrived,
@@ -25,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from correlator.deadline import deadline_scope
 from correlator.evidence import changes as ch
 from correlator.evidence import links
+from correlator.evidence.diffchain import DiffChain
 from correlator.evidence.envelope import Probe, Recorder
 from correlator.evidence.exemplars import exemplar_service, select_exemplars
 from correlator.evidence.services import ServiceEvidence
@@ -119,6 +121,7 @@ class _Gather:
         self.metrics: list[MetricSeries] = []
         self.traces = TraceChain(self.rec, sources, settings)
         self.per_service = ServiceEvidence(self.rec, sources, settings, metric_queries)
+        self.diffs = DiffChain(self.rec, sources.changes, settings)
 
     def bundle(self) -> EvidenceBundle:
         """The bundle in a canonical order, whatever order the backends answered in: the same
@@ -145,6 +148,7 @@ class _Gather:
             log_patterns=sorted(self.per_service.patterns, key=lambda p: p.service),
             changes=sorted(self.changes, key=lambda c: (c.time, c.evidence_id)),
             metrics=sorted(self.metrics + self.per_service.metrics, key=lambda m: m.evidence_id),
+            diffs=list(self.diffs.diffs),
         )
 
     async def run(self) -> None:
@@ -162,6 +166,14 @@ class _Gather:
         current = [t for t in self.traces.traces if not t.baseline]
         trace_changes = ch.changes_from_traces(current, baseline.result(), self.settings)
         self._add_changes(trace_changes, "tempo")
+        await self.diffs.run(
+            self.changes,
+            self.traces.traces,
+            self.traces.logs,
+            self.per_service.patterns,
+            onset=self.onset,
+            preferred=[s for s in [self.service, *self.traces.implicated_services()] if s],
+        )
 
     # -- expression, exemplars, traces -------------------------------------------------------
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from correlator.ports import (
     AnnotationSource,
+    ChangeSource,
     DeployStore,
     ExemplarSource,
     LogSource,
@@ -27,3 +28,4 @@ class EvidenceSources:
     logs: LogSource | None = None
     annotations: AnnotationSource | None = None
     deploys: DeployStore | None = None
+    changes: ChangeSource | None = None

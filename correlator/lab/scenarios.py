@@ -9,6 +9,9 @@ A scenario is an incident frozen in the upstream wire formats::
     <scenario>/logs.json         Loki query_range ``streams`` response
     <scenario>/annotations.json  optional Grafana /api/annotations response
     <scenario>/deploys.json      optional list of deploys as CI/CD POSTs them
+    <scenario>/git/              optional recorded compare responses of a Git provider:
+                                 github/<owner>/<repo>/compare/<base>...<head>.json (GitHub) or
+                                 gitlab/<project path or id>/compare/<from>...<to>.json (GitLab)
     <scenario>/truth.yaml        ground truth, read only by ``load_truth`` (eval)
 
 Timestamps are real. ``Scenario.shifted(delta)`` moves every timestamp (metric samples,
@@ -70,6 +73,10 @@ __all__ = [
 
 BackendState = Literal["up", "down"]
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
+GIT_FILE = re.compile(
+    r"^(github/[\w.-]+/[\w.-]+|gitlab/[\w.-]+(?:/[\w.-]+)*)/compare/[0-9a-f]{7,64}\.\.\.[0-9a-f]{7,64}\.json$"
+)
+GIT_DATE_KEYS = ("date", "created_at", "authored_date", "committed_date")
 STRUCTURED_METADATA_KEYS = ("trace_id", "span_id")
 
 
@@ -86,6 +93,7 @@ class Simulate(BaseModel):
     tempo: BackendState = "up"
     loki: BackendState = "up"
     grafana: BackendState = "up"
+    git: BackendState = "up"
 
 
 class LokiOptions(BaseModel):
@@ -187,6 +195,7 @@ class Scenario:
     logs: dict[str, Any]
     annotations: list[dict[str, Any]] = field(default_factory=list)
     deploys: list[dict[str, Any]] = field(default_factory=list)
+    git: dict[str, dict[str, Any]] = field(default_factory=dict)  # git/ path -> response
 
     @property
     def id(self) -> str:
@@ -221,6 +230,7 @@ class Scenario:
             logs=shift_logs(self.logs, ms),
             annotations=[shift_annotation(a, ms) for a in self.annotations],
             deploys=[shift_deploy(d, ms) for d in self.deploys],
+            git={k: _shift_dates(v, delta) for k, v in self.git.items()},
         )
 
 
@@ -260,7 +270,11 @@ def load_scenario(path: Path | str) -> Scenario:
     ann_path, dep_path = root / "annotations.json", root / "deploys.json"
     annotations = _read_json(ann_path) if ann_path.exists() else []
     deploys = _read_json(dep_path) if dep_path.exists() else []
-    scenario = Scenario(root, meta, alert, metrics, traces, logs, annotations, deploys)
+    git = {
+        f.relative_to(root / "git").as_posix(): _read_json(f)
+        for f in sorted((root / "git").rglob("*.json"))
+    }
+    scenario = Scenario(root, meta, alert, metrics, traces, logs, annotations, deploys, git)
     problems = validate(scenario)
     if problems:
         raise ScenarioError(f"{root}: " + "; ".join(problems))
@@ -291,6 +305,29 @@ def discover(root: Path | str) -> list[Path]:
     return sorted(p.parent for p in base.glob("*/scenario.yaml"))
 
 
+def _shift_dates(value: Any, delta: timedelta) -> Any:
+    """Commit dates inside a recorded compare response, moved like every other timestamp."""
+    if isinstance(value, dict):
+        return {
+            k: _shift_iso(v, delta) if k in GIT_DATE_KEYS else _shift_dates(v, delta)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_shift_dates(v, delta) for v in value]
+    return value
+
+
+def _shift_iso(value: Any, delta: timedelta) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    text = (when + delta).isoformat()
+    return text.replace("+00:00", "Z") if value.endswith("Z") else text
+
+
 def _empty_logs() -> dict[str, Any]:
     return {"status": "success", "data": {"resultType": "streams", "result": []}}
 
@@ -317,6 +354,9 @@ def validate(s: Scenario) -> list[str]:
             if not (isinstance(value[0], str) and value[0].isdigit()):
                 problems.append("logs.json: timestamps must be nanosecond strings")
                 break
+    for name, body in s.git.items():
+        if not GIT_FILE.match(name) or not isinstance(body, dict):
+            problems.append(f"git/{name}: expected <provider>/<repo>/compare/<base>...<head>.json")
     for i, d in enumerate(s.deploys):
         try:
             Deploy.model_validate(d)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from correlator.models import (
     Change,
+    ChangeDiff,
     EvidenceBundle,
     MetricSeries,
     ServiceLogPatterns,
@@ -27,6 +28,24 @@ from correlator.models import (
 
 def count_tokens(text: str) -> int:
     return (len(text) * 2 + 6) // 7
+
+
+def diff_ctx(d: ChangeDiff, *, hunks: int = 3) -> dict[str, object]:
+    """A change's (redacted, bounded) diff for a prompt: commits, files, the top hunks."""
+    return {
+        "id": d.evidence_id,
+        "change_id": d.change_id,
+        "repo": d.repo,
+        "range": f"{d.base[:12]}...{d.head[:12]}",
+        "commits": [f"{c.sha[:7]} {c.message}" for c in d.commits[-5:]],
+        "files": [f"{f.path} ({f.category}, +{f.additions} -{f.deletions})" for f in d.files[:15]],
+        "touches_failing_path": d.touches_failing_path,
+        "docs_or_tests_only": d.docs_or_tests_only,
+        "hunks": [
+            {"path": h.path, "header": h.header, "why": h.reasons, "lines": h.lines}
+            for h in d.hunks[:hunks]
+        ],
+    }
 
 
 @dataclass(frozen=True)

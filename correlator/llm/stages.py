@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from correlator.llm.budget import Chunk, clip, compact, count_tokens, fit, ident
+from correlator.llm.budget import Chunk, clip, compact, count_tokens, diff_ctx, fit, ident
 from correlator.llm.client import LLMCallError
 from correlator.llm.commands import as_prose
 from correlator.llm.runner import Run, StageClock, prompt_tokens, structured
@@ -354,6 +354,7 @@ def remediate_messages(run: Run, top: Hypothesis) -> list[dict[str, str]]:
             c.model_dump(mode="json", exclude={"description", "author"}) for c in changes[:10]
         ],
         rules_remediation=top.remediation.model_dump(mode="json") if top.remediation else None,
+        diffs=[diff_ctx(d) for d in run.bundle.diffs if d.service == top.service][:2],
         catalog=catalog(run.bundle),
     )
 

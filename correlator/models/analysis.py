@@ -55,6 +55,11 @@ class SuspectChange(BaseModel):
     summary: str
     version: str | None = None
     commit: str | None = None
+    diff_id: str | None = Field(default=None, description="the change's compare evidence id")
+    hunk: str | None = Field(
+        default=None, description="top hunk: '7a3f9c2 orders/history.go +12: SELECT ...'"
+    )
+    compare_url: str | None = Field(default=None, description="compare view (configured host)")
 
 
 class Hypothesis(BaseModel):

@@ -1,7 +1,8 @@
 """Evidence: what the chain gathered, each piece inside a status envelope.
 
 Every item has a stable id (``trace:<hex>``, ``logs:<hex>``, ``patterns:<service>``,
-``deploy:<...>``, ``change:<...>``, ``metric:<name>``, ``exemplars:<expr-hash>``) that hypotheses
+``deploy:<...>``, ``change:<...>``, ``metric:<name>``, ``exemplars:<expr-hash>``,
+``diff:<service>:<base>..<head>``) that hypotheses
 cite and that the LLM stages must cite back. Trace and span ids are always lowercase hex here
 (32 and 16 chars); connectors normalise at the boundary.
 """
@@ -14,6 +15,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from correlator.models.alert import Alert, TimeWindow
+from correlator.models.diff import ChangeDiff
 
 AttrValue = str | int | float | bool | list[str] | list[int] | list[float] | list[bool]
 Attributes = dict[str, AttrValue]
@@ -37,6 +39,7 @@ class EvidenceKind(StrEnum):
     CHANGE = "change"
     METRIC = "metric"
     RULE_EXPR = "rule_expr"
+    DIFF = "diff"
 
 
 class Evidence(BaseModel):
@@ -310,6 +313,9 @@ class EvidenceBundle(BaseModel):
     metrics: list[MetricSeries] = Field(default_factory=list)
     redactions: dict[str, int] = Field(
         default_factory=dict, description="secrets redacted when the evidence entered, by type"
+    )
+    diffs: list[ChangeDiff] = Field(
+        default_factory=list, description="compare results of suspect changes (Git provider)"
     )
 
     def ids(self) -> set[str]:

@@ -66,6 +66,8 @@ def _hypothesis_view(h: Hypothesis, by_id: dict[str, Evidence]) -> dict[str, Any
         "source": h.source,
         "evidence": cited,
         "suspect_change": change.summary if change else "",
+        "suspect_hunk": (change.hunk or "") if change else "",
+        "compare_url": safe_link(change.compare_url) if change else None,
     }
 
 

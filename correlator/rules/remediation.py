@@ -113,7 +113,7 @@ def propose(rs: RuleSet, ctx: Context, service: str, v: Verdict) -> Remediation:
             commands=cmds,
             target_version=c.from_version,
             target_commit=c.from_commit,
-            compare_url=c.url,
+            compare_url=c.url or (d.url if (d := ctx.diff_for(c)) is not None else None),
             risk=risk.get("rollback", ""),
             verify=verify,
         )

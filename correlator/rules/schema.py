@@ -167,6 +167,12 @@ class Thresholds(Strict):
     min_change_score: float = Field(
         default=0.2, ge=0, le=1, description="below: a change is context, not the suspect"
     )
+    diff_touch_factor: float = Field(
+        default=1.3, ge=1, description="change score x this when its diff touches the failing code"
+    )
+    diff_docs_only_factor: float = Field(
+        default=0.15, ge=0, le=1, description="change score x this when its diff is docs/tests only"
+    )
     resource_robust_z: float = Field(default=3.0, gt=0)
     resource_guard_seconds: float = Field(default=90.0, ge=0)
     resource_min_relative: float = Field(

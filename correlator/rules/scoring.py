@@ -84,10 +84,11 @@ def _statement(service: str, v: Verdict, results: dict[SignalName, SignalResult]
     return (head.rstrip() + (" — " + "; ".join(reasons[:3]) if reasons else ""))[:500]
 
 
-def _suspect(v: Verdict) -> SuspectChange | None:
+def _suspect(ctx: Context, v: Verdict) -> SuspectChange | None:
     c = v.change
     if c is None:
         return None
+    diff = ctx.diff_for(c)
     kind = effective_kind(c)
     flag = c.flag_key or (v.flag if kind is ChangeKind.FEATURE_FLAG else None)
     what = c.to_version or c.to_commit or flag or c.description or ""
@@ -98,6 +99,9 @@ def _suspect(v: Verdict) -> SuspectChange | None:
         summary=f"{kind.value} of {c.service} {what} at {c.time.isoformat()}".replace("  ", " "),
         version=c.to_version or flag,
         commit=c.to_commit,
+        diff_id=diff.evidence_id if diff else None,
+        hunk=(diff.quote() or None) if diff and not diff.docs_or_tests_only else None,
+        compare_url=diff.url if diff else None,
     )
 
 
@@ -109,6 +113,9 @@ def _cited(
         ids.extend(results[sig].evidence.get(service, []))
     if v.change is not None:
         ids.append(v.change.evidence_id)
+        diff = ctx.diff_for(v.change)
+        if diff is not None:
+            ids.append(diff.evidence_id)
     seen: dict[str, None] = {}
     for i in ids:
         if i in ctx.valid_ids:
@@ -147,7 +154,7 @@ def rank(bundle: EvidenceBundle, ruleset: RuleSet) -> Analysis:
                 confidence=confidence(total, all_totals, weight_sum),
                 scores={k.value: p for k, p in sorted(parts[service].items())},
                 evidence_ids=_cited(ctx, service, results, v),
-                suspect_change=_suspect(v),
+                suspect_change=_suspect(ctx, v),
                 remediation=propose(ruleset, ctx, service, v),
             )
         )

@@ -46,3 +46,6 @@ def test_demo_once_prints_the_checkout_note() -> None:
     assert "2.4.1" in cause
     assert "new_checkout" in out  # the remediation names the flag
     assert "7a3f9c2" in out or "2.4.0" in out  # ... and the rollback target
+    # the suspect change's diff: the top hunk quoted, the compare view linked
+    assert "Changed: `7a3f9c2 orders/history.go +12: SELECT ... FROM orders o" in cause
+    assert "(https://github.com/shop/checkout-api/compare/5e1d0b8...7a3f9c2)" in cause

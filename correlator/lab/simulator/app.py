@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from correlator.lab.scenarios import Scenario
-from correlator.lab.simulator import handlers
+from correlator.lab.simulator import git, handlers
 from correlator.lab.simulator.config import SimulatorConfig
 from correlator.lab.simulator.data import Data
 from correlator.lab.simulator.logql import LogQLError
@@ -30,6 +30,8 @@ _BACKENDS = (
     ("/v1/traces", "tempo"),
     ("/api/annotations", "grafana"),
     ("/api/health", "grafana"),
+    ("/repos/", "git"),
+    ("/api/v4/projects/", "git"),
 )
 
 
@@ -124,6 +126,7 @@ def create_simulator_app(
     _tempo_routes(app, data)
     _loki_routes(app, data)
     _grafana_routes(app, data)
+    _git_routes(app, scenario)
     _prometheus_routes(app, data, prometheus_url, pool)
     return app
 
@@ -218,6 +221,33 @@ def _grafana_routes(app: FastAPI, data: Data) -> None:
     @app.get("/api/health")
     async def health() -> Response:
         return JSONResponse({"database": "ok", "version": "simulator"})
+
+
+def _git_routes(app: FastAPI, scenario: Scenario) -> None:
+    @app.get("/repos/{owner}/{repo}/compare/{basehead}")
+    async def github_compare(owner: str, repo: str, basehead: str, request: Request) -> Response:
+        p = request.query_params
+        try:
+            page = int(p.get("page", "1"))
+            per_page = int(p["per_page"]) if p.get("per_page") else None
+        except ValueError:
+            return JSONResponse({"message": "Invalid request."}, status_code=422)
+        body, more = git.github_compare(scenario.git, owner, repo, basehead, page, per_page)
+        if body is None:
+            return JSONResponse(git.GITHUB_NOT_FOUND, status_code=404)
+        headers = {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "4999"}
+        if more:
+            path = f"/repos/{owner}/{repo}/compare/{basehead}"
+            headers["Link"] = f'<{path}?per_page={per_page}&page={page + 1}>; rel="next"'
+        return JSONResponse(body, headers=headers)
+
+    @app.get("/api/v4/projects/{project:path}/repository/compare")
+    async def gitlab_compare(project: str, request: Request) -> Response:
+        p = request.query_params
+        body = git.gitlab_compare(scenario.git, project, p.get("from", ""), p.get("to", ""))
+        if body is None:
+            return JSONResponse(git.GITLAB_NOT_FOUND, status_code=404)
+        return JSONResponse(body)
 
 
 def _prometheus_routes(

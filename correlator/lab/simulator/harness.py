@@ -57,8 +57,15 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def simulator_settings(
     sim_url: str, scenario: Scenario, base: dict[str, Any] | None = None
 ) -> Settings:
-    """Settings with every backend at the simulator plus the scenario's operator settings."""
-    backends = {name: {"url": sim_url} for name in ("prometheus", "tempo", "loki", "grafana")}
+    """Settings with every backend at the simulator plus the scenario's operator settings
+    (a scenario with ``git/`` also gets the simulator as its Git provider's API)."""
+    backends: dict[str, Any] = {
+        name: {"url": sim_url} for name in ("prometheus", "tempo", "loki", "grafana")
+    }
+    if scenario.git:  # recorded compare responses: the simulator is the Git provider
+        gitlab = any(name.startswith("gitlab/") for name in scenario.git)
+        api = f"{sim_url}/api/v4" if gitlab else sim_url
+        backends["git"] = {"provider": "gitlab" if gitlab else "github", "api_url": api}
     merged = _merge(_merge(backends, base or {}), scenario.meta.settings)
     return Settings(**merged)
 

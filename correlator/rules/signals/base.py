@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
-from correlator.models import EvidenceBundle, Span, SpanKind, TraceEvidence
+from correlator.models import Change, ChangeDiff, EvidenceBundle, Span, SpanKind, TraceEvidence
 from correlator.rules.schema import SignalName, Thresholds
 
 
@@ -114,6 +114,17 @@ class Context:
 
     def cite(self, *ids: str) -> list[str]:
         return [i for i in ids if i in self.valid_ids]
+
+    def diff_for(self, c: Change) -> ChangeDiff | None:
+        """The compare evidence of a change: made for it, or same service and head commit."""
+        head = (c.to_commit or "").lower()
+        for d in self.bundle.diffs:
+            if d.service != c.service:
+                continue
+            same_head = len(head) >= 7 and (d.head.startswith(head) or head.startswith(d.head))
+            if d.change_id == c.evidence_id or same_head:
+                return d
+        return None
 
     @cached_property
     def known_services(self) -> set[str]:

@@ -2,7 +2,9 @@
 
 A change scores by how close before onset it landed (within ``change_lookback_minutes``, or up to
 ``change_grace_minutes`` after, since alerts fire late) and more when incident spans of that
-service carry its new version/commit. The score alone never accuses: ``scoring`` gates it by the
+service carry its new version/commit. Its diff, when a Git provider is configured, moves the
+score: touching the failing code path multiplies it by ``diff_touch_factor``, touching only docs
+and tests by ``diff_docs_only_factor``. The score alone never accuses: ``scoring`` gates it by the
 service's own anomaly, so a decoy deploy on a healthy service cannot win.
 """
 
@@ -74,6 +76,11 @@ def change_score(ctx: Context, c: Change) -> float:
     score = recency * (0.6 + 0.4 * match)
     if c.kind in VERSIONED and ran_fine_before(ctx, c):
         score *= 0.2
+    diff = ctx.diff_for(c)
+    if diff is not None and diff.docs_or_tests_only:
+        score *= ctx.t.diff_docs_only_factor
+    elif diff is not None and diff.touches_failing_path:
+        score = min(1.0, score * ctx.t.diff_touch_factor)
     return score
 
 
@@ -144,10 +151,11 @@ def change_proximity(ctx: Context) -> SignalResult:
         score, best = ranked[0]
         when = (ctx.bundle.onset - best.time).total_seconds() / 60.0
         version = best.to_version or best.to_commit or best.flag_key or ""
+        diffs = [d for _, c in ranked if (d := ctx.diff_for(c)) is not None]
         res.add(
             service,
             score,
-            ctx.cite(*(c.evidence_id for _, c in ranked)),
+            ctx.cite(*(c.evidence_id for _, c in ranked), *(d.evidence_id for d in diffs)),
             f"{effective_kind(best).value} {version} {when:.0f} min before onset".replace(
                 "  ", " "
             ),
@@ -155,6 +163,11 @@ def change_proximity(ctx: Context) -> SignalResult:
         res.tag(service, *(KIND_TAG[c.kind] for _, c in ranked))
         if carries_change(ctx, best):
             res.tag(service, "new_version_on_incident_spans")
+        best_diff = ctx.diff_for(best)
+        if best_diff is not None and best_diff.touches_failing_path:
+            res.tag(service, "diff_touches_failing_path")
+        elif best_diff is not None and best_diff.docs_or_tests_only:
+            res.tag(service, "diff_docs_or_tests_only")
     _flag_facts(ctx, res)
     return res
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import diffs
 from .spec import AlertSpec, DeploySpec, Fault, Flag, Noise, ScenarioSpec
 from .stacks import orders_stack
 
@@ -45,7 +46,8 @@ CHECKOUT = ScenarioSpec(
     deploys=(
         DeploySpec("inventory", -540.0, "3.8.2", "f1a9c44", description="bump jackson to 2.18.1"),
         DeploySpec("checkout-api", -40.0, "2.4.1", "7a3f9c2",
-                   description="order history on checkout page (behind new_checkout)"),
+                   description="order history on checkout page (behind new_checkout)",
+                   diff=diffs.CHECKOUT),
     ),
     noise=BASE_NOISE,
     alert=AlertSpec("CheckoutLatencyP95High", "checkout-api", "latency", 0.5,

@@ -322,7 +322,8 @@ def _event(name: str, t: int, attrs: list[tuple[str, Any]], svc: Svc) -> dict[st
         if a["legacy"]:
             return {"timeUnixNano": str(t), "name": "feature_flag", "attributes": _kv([("feature_flag.key", a["key"]), ("feature_flag.provider_name", "flagd"), ("feature_flag.variant", variant)])}
         return {"timeUnixNano": str(t), "name": "feature_flag.evaluation", "attributes": _kv([("feature_flag.key", a["key"]), ("feature_flag.provider.name", "flagd"), ("feature_flag.result.variant", variant), ("feature_flag.result.value", a["on"]), ("feature_flag.result.reason", "TARGETING_MATCH")])}
-    attrs = [*attrs, ("exception.stacktrace", f"{dict(attrs).get('exception.type')}: {dict(attrs).get('exception.message')}\n\tat {svc.name}")]
+    if "exception.stacktrace" not in dict(attrs):
+        attrs = [*attrs, ("exception.stacktrace", f"{dict(attrs).get('exception.type')}: {dict(attrs).get('exception.message')}\n\tat {svc.name}")]
     return {"timeUnixNano": str(t), "name": name, "attributes": _kv(attrs)}
 
 

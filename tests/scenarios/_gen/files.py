@@ -12,7 +12,7 @@ from urllib.parse import quote_plus
 
 import yaml
 
-from . import emit, logs
+from . import emit, git, logs
 from .sim import NS, World
 from .spec import AlertSpec, ScenarioSpec
 
@@ -94,8 +94,9 @@ def scenario_yaml(spec: ScenarioSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"id": spec.id, "title": spec.title, "description": spec.description, "origin": spec.origin, "tags": list(spec.tags)}
     if spec.simulate:
         out["simulate"] = dict(spec.simulate)
-    if spec.settings:
-        out["settings"] = dict(spec.settings)
+    settings = {**spec.settings, **git.git_settings(spec)}
+    if settings:
+        out["settings"] = settings
     return out
 
 
@@ -128,6 +129,9 @@ def build(spec: ScenarioSpec, out_root: Path, *, reseed: str = "") -> Path:
         files["annotations.json"] = _dump_json(annotations_json(spec), pretty=True)
     if any(d.deploys_json for d in spec.deploys):
         files["deploys.json"] = _dump_json(deploys_json(spec), pretty=True)
+    for name, body in git.compare_files(spec).items():
+        (root / "git" / name).parent.mkdir(parents=True, exist_ok=True)
+        files[f"git/{name}"] = _dump_json(body, pretty=True)
     for tid in sorted(built.traces):
         files[f"traces/{tid}.json"] = _dump_json(emit.trace_json(spec, built.traces[tid], rng), pretty=False)
     for name, text in files.items():

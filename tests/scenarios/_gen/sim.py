@@ -186,7 +186,7 @@ class World:
         own = self._own_error(svc, t, flags)
         if own is not None:
             error, message = True, own.message
-            events.append(("exception", cursor, [("exception.type", own.exc_type or "Error"), ("exception.message", own.message)]))
+            events.append(("exception", cursor, [("exception.type", own.exc_type or "Error"), ("exception.message", own.message)] + ([("exception.stacktrace", own.stack)] if own.stack else [])))
             logs.append(LogRec(cursor, svc.name, own.log_level, self.fmt(own.log or own.message), trace_id, span_id))
         for note in notes:
             logs.append(LogRec(cursor, svc.name, "warn", note, trace_id, span_id))

@@ -64,6 +64,7 @@ class Fault:
     log: str | None = None
     log_level: str = "error"
     code: int = 500
+    stack: str = ""  # exception.stacktrace of the fault's own exception events ("" = generic)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,24 @@ class Flag:
     on_fraction: float = 1.0
     since: float = 0.0  # relative to onset; before it the variant is "off"
     legacy_event: bool = False  # event "feature_flag" + feature_flag.variant (pre-1.29 names)
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    """One changed file of a deploy's diff: ``patch`` is the unified-diff hunks (no header)."""
+
+    path: str
+    patch: str
+    status: str = "modified"  # added | modified | removed (GitHub's words)
+
+
+@dataclass(frozen=True)
+class DiffSpec:
+    """What a deploy changed, recorded as the GitHub compare response of previous...this commit."""
+
+    message: str
+    files: tuple[FileDiff, ...]
+    author: str = "dev"
 
 
 @dataclass(frozen=True)
@@ -87,6 +106,7 @@ class DeploySpec:
     annotation: bool = True
     deploys_json: bool = True
     changes_version: bool = True
+    diff: DiffSpec | None = None  # writes git/github/shop/<service>/compare/<prev>...<commit>.json
 
 
 @dataclass(frozen=True)
