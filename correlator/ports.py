@@ -21,6 +21,8 @@ from correlator.models import (
     Deploy,
     EvidenceBundle,
     Exemplar,
+    IncidentMemory,
+    IncidentSignature,
     Investigation,
     InvestigationStatus,
     LogLine,
@@ -67,6 +69,26 @@ class DeployStore(Protocol):
     async def add_deploy(self, deploy: Deploy) -> str: ...
 
     async def deploys_between(self, start: datetime, end: datetime) -> list[Deploy]: ...
+
+
+class IncidentRecall(Protocol):
+    """Memory of past incidents (``correlator.store.learning``; docs/feedback.md)."""
+
+    async def recall(
+        self,
+        signature: IncidentSignature,
+        *,
+        exclude_id: str,
+        at: datetime,
+        window_days: int = 30,
+        limit: int = 3,
+    ) -> IncidentMemory:
+        """Similar incidents of the same alert rule and service before ``at`` (top ``limit``)."""
+        ...
+
+    async def remember(
+        self, signature: IncidentSignature, investigation_id: str, at: datetime
+    ) -> None: ...
 
 
 class EventSink(Protocol):

@@ -22,9 +22,11 @@ from typing import Literal
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
 from correlator import __version__
 from correlator.evidence import EvidenceSources, gather
+from correlator.evidence.memory import memory_failed, with_memory
 from correlator.llm import InvestigationRefiner, LLMRuntime
 from correlator.metrics import Metrics
 from correlator.models import (
@@ -34,6 +36,7 @@ from correlator.models import (
     Investigation,
     InvestigationStatus,
 )
+from correlator.models.alert import alert_service
 from correlator.notes import NoteRenderer
 from correlator.notify.channels import configured_channels
 from correlator.notify.delivery import running_outbox
@@ -42,6 +45,7 @@ from correlator.ports import (
     ActiveAlertSource,
     Checkpoint,
     EventSink,
+    IncidentRecall,
     LLMStage,
     NoteSink,
     Notifier,
@@ -143,14 +147,29 @@ def _pipeline_deps(
     ruleset = load_ruleset(settings.rules_dir)
     sources = evidence_sources(settings, clients, metrics, store)
 
+    memory: IncidentRecall | None = store if isinstance(store, SqlStore) else None
+
     async def evidence(inv: Investigation) -> EvidenceBundle:
-        return await gather(
+        bundle = await gather(
             inv.alert,
             sources=sources,
             settings=settings,
             metric_queries=lambda services: ruleset.metric_queries(inv.alert, services),
             now=llm.now,
         )
+        if memory is None:
+            return bundle
+        try:
+            return await with_memory(
+                bundle,
+                memory,
+                investigation_id=inv.id,
+                service=alert_service(inv.alert.labels, settings.prometheus.service_labels) or "",
+                at=inv.alert.starts_at,
+                window_days=settings.memory_window_days,
+            )
+        except (SQLAlchemyError, OSError) as exc:  # boundary: memory is optional evidence
+            return memory_failed(bundle, f"{type(exc).__name__}: {exc}"[:300])
 
     refiner: LLMStage | None = None
     if settings.llm.enabled:

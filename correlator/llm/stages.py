@@ -281,7 +281,8 @@ async def rank(
 
 def naive_messages(run: Run) -> list[dict[str, str]]:
     """Baseline: every piece of (redacted) evidence as JSON in one prompt, no compaction."""
-    dump = run.bundle.model_dump(mode="json", exclude={"alert"})
+    skip = {"alert"} if run.bundle.memory is not None else {"alert", "memory"}
+    dump = run.bundle.model_dump(mode="json", exclude=skip)
     return run.messages("naive", "naive.j2", alert=alert_ctx(run.bundle), bundle=dump)
 
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from correlator.models.alert import Alert, TimeWindow
+from correlator.models.feedback import IncidentMemory
 
 AttrValue = str | int | float | bool | list[str] | list[int] | list[float] | list[bool]
 Attributes = dict[str, AttrValue]
@@ -37,6 +38,7 @@ class EvidenceKind(StrEnum):
     CHANGE = "change"
     METRIC = "metric"
     RULE_EXPR = "rule_expr"
+    MEMORY = "memory"
 
 
 class Evidence(BaseModel):
@@ -296,6 +298,9 @@ class EvidenceBundle(BaseModel):
     log_patterns: list[ServiceLogPatterns] = Field(default_factory=list)
     changes: list[Change] = Field(default_factory=list)
     metrics: list[MetricSeries] = Field(default_factory=list)
+    memory: IncidentMemory | None = Field(
+        default=None, description="similar past incidents and the track record (docs/feedback.md)"
+    )
 
     def ids(self) -> set[str]:
         return {e.id for e in self.items}
