@@ -15,12 +15,15 @@ from datetime import datetime
 from typing import Protocol
 
 from correlator.models import (
+    AccuracyTable,
     Alert,
     Analysis,
     Change,
     Deploy,
     EvidenceBundle,
     Exemplar,
+    Feedback,
+    FeedbackIn,
     IncidentMemory,
     IncidentSignature,
     Investigation,
@@ -88,6 +91,28 @@ class IncidentRecall(Protocol):
 
     async def remember(
         self, signature: IncidentSignature, investigation_id: str, at: datetime
+    ) -> None: ...
+
+
+class FeedbackStore(Protocol):
+    """Verdicts and the track record (``correlator.store.learning``; docs/feedback.md)."""
+
+    async def add_feedback(
+        self, investigation_id: str, body: FeedbackIn, *, source: str = "api"
+    ) -> Feedback | None:
+        """Store a verdict; None when there is no such investigation."""
+        ...
+
+    async def accuracy(self, *, since: datetime | None = None) -> AccuracyTable: ...
+
+
+class SlackActions(Protocol):
+    """What the Slack interactivity endpoint asks of Slack (``connectors/slack.py``)."""
+
+    async def open_view(self, trigger_id: str, view: dict[str, object]) -> None: ...
+
+    async def update_message(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, object]]
     ) -> None: ...
 
 

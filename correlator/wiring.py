@@ -18,7 +18,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -45,10 +45,12 @@ from correlator.ports import (
     ActiveAlertSource,
     Checkpoint,
     EventSink,
+    FeedbackStore,
     IncidentRecall,
     LLMStage,
     NoteSink,
     Notifier,
+    SlackActions,
     Store,
 )
 from correlator.rules import RankStage, load_ruleset
@@ -56,6 +58,9 @@ from correlator.scheduler import Jobs, build_scheduler, lease_seconds
 from correlator.settings import BackendSettings, Settings
 from correlator.store import SqlStore, StoreEventSink
 from correlator.worker import Runner, WorkerPool, owner_id
+
+if TYPE_CHECKING:
+    from connectors.slack import SlackNotifier
 
 BACKENDS = ("prometheus", "tempo", "loki", "grafana", "alertmanager")
 
@@ -83,6 +88,12 @@ class Runtime:
     pipeline: PipelineDeps
     alert_source: ActiveAlertSource | None = None
     owner: str = field(default_factory=owner_id)
+    slack_actions: SlackActions | None = None  # the verdict buttons' Slack calls
+
+    @property
+    def feedback(self) -> FeedbackStore | None:
+        """Verdicts and track record (the SQL store; None for other stores)."""
+        return self.store if isinstance(self.store, SqlStore) else None
 
     @property
     def note_sink(self) -> NoteSink | None:
@@ -209,6 +220,15 @@ def _notifiers(settings: Settings, metrics: Metrics) -> dict[str, Notifier]:
     return notifiers
 
 
+def _slack_actions(settings: Settings, metrics: Metrics) -> SlackNotifier | None:
+    """Slack Web API calls of the verdict buttons: needs the bot token and the signing secret."""
+    if settings.slack.bot_token is None or settings.slack.signing_secret is None:
+        return None
+    from connectors.slack import SlackNotifier
+
+    return SlackNotifier.from_settings(settings.slack, metrics=metrics)
+
+
 def _alert_source(
     settings: Settings, clients: dict[str, httpx.AsyncClient], metrics: Metrics
 ) -> ActiveAlertSource | None:
@@ -261,6 +281,9 @@ async def open_runtime(
             deps = _pipeline_deps(
                 settings, store, clients, metrics, notes=notes, llm=llm or LLMOptions()
             )
+            slack = _slack_actions(settings, metrics) if notify else None
+            if slack is not None:
+                stack.push_async_callback(slack.aclose)
             yield Runtime(
                 settings=settings,
                 metrics=metrics,
@@ -268,6 +291,7 @@ async def open_runtime(
                 clients=clients,
                 pipeline=deps,
                 alert_source=_alert_source(settings, clients, metrics),
+                slack_actions=slack,
             )
     finally:
         for client in clients.values():

@@ -19,10 +19,18 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from correlator import __version__
-from correlator.api import deploys, health, investigations, ui, webhooks
+from correlator.api import (
+    deploys,
+    feedback,
+    health,
+    investigations,
+    slack_interactions,
+    ui,
+    webhooks,
+)
 from correlator.api.context import AppContext
 from correlator.metrics import Metrics
-from correlator.models import AlertmanagerWebhook, Deploy
+from correlator.models import AlertmanagerWebhook, Deploy, FeedbackIn
 from correlator.ports import Store
 from correlator.settings import Settings
 from correlator.wiring import Runtime, Service, assemble_service, open_runtime
@@ -36,10 +44,12 @@ ROUTERS: list[APIRouter] = [
     deploys.router,
     health.router,
     ui.router,
+    feedback.router,
+    slack_interactions.router,
 ]
 
 # request bodies parsed by hand (size limit, 400 vs 422): their schemas go into components
-BODY_MODELS: list[type[BaseModel]] = [AlertmanagerWebhook, Deploy]
+BODY_MODELS: list[type[BaseModel]] = [AlertmanagerWebhook, Deploy, FeedbackIn]
 
 
 @dataclass
@@ -101,6 +111,8 @@ def _assemble(app: FastAPI, rt: Runtime, settings: Settings, deps: AppDeps) -> S
         events=svc.events,
         wake=svc.pool.wake,
         note_sink=rt.note_sink,
+        feedback=rt.feedback,
+        slack=rt.slack_actions,
     )
     app.state.workers = svc.pool
     app.state.jobs = svc.jobs

@@ -18,7 +18,7 @@ from fastapi import HTTPException, Request
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from correlator.metrics import Metrics
-from correlator.ports import EventSink, NoteSink, Store
+from correlator.ports import EventSink, FeedbackStore, NoteSink, SlackActions, Store
 from correlator.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -33,6 +33,8 @@ class AppContext:
     events: EventSink
     wake: Callable[[], None]
     note_sink: NoteSink | None = None
+    feedback: FeedbackStore | None = None
+    slack: SlackActions | None = None
 
 
 def get_context(request: Request) -> AppContext:

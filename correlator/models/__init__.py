@@ -58,6 +58,7 @@ from correlator.models.feedback import (
     RootCause,
     Tally,
     Verdict,
+    parse_duration,
 )
 from correlator.models.investigation import (
     DeliveryState,
@@ -127,5 +128,6 @@ __all__ = [
     "Verdict",
     "WebhookAlert",
     "label_fingerprint",
+    "parse_duration",
     "promql_from_generator_url",
 ]

@@ -127,3 +127,15 @@ class AccuracyTable(BaseModel):
     overall: AccuracyRow = Field(default_factory=lambda: AccuracyRow(key="all"))
     by_alertname: list[AccuracyRow] = Field(default_factory=list)
     by_fault_type: list[AccuracyRow] = Field(default_factory=list)
+
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``30d``, ``12h``, ``2w``, ``90m`` (``--since`` and ``?since=``)."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:]) if value else None
+    if unit is None or not value[:-1].isdigit():
+        raise ValueError(f"not a duration: {text!r} (e.g. 30d, 12h, 2w)")
+    return int(value[:-1]) * float(unit)
