@@ -31,7 +31,7 @@ from correlator.api import (
 from correlator.api.context import AppContext
 from correlator.metrics import Metrics
 from correlator.models import AlertmanagerWebhook, Deploy, FeedbackIn
-from correlator.ports import Store
+from correlator.ports import SlackActions, Store
 from correlator.settings import Settings
 from correlator.wiring import Runtime, Service, assemble_service, open_runtime
 from correlator.worker import host_prefix
@@ -62,6 +62,7 @@ class AppDeps:
     run_scheduler: bool = True
     shutdown_grace_seconds: float = 10.0
     worker_poll_seconds: float = 2.0
+    slack_actions: SlackActions | None = None  # e.g. the Slack connector on a test transport
 
 
 def create_app(settings: Settings, deps: AppDeps | None = None) -> FastAPI:
@@ -112,7 +113,7 @@ def _assemble(app: FastAPI, rt: Runtime, settings: Settings, deps: AppDeps) -> S
         wake=svc.pool.wake,
         note_sink=rt.note_sink,
         feedback=rt.feedback,
-        slack=rt.slack_actions,
+        slack=deps.slack_actions or rt.slack_actions,
     )
     app.state.workers = svc.pool
     app.state.jobs = svc.jobs
