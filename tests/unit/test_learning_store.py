@@ -66,7 +66,8 @@ async def finished(
 async def test_feedback_round_trip_latest_wins(store: SqlStore) -> None:
     inv = await finished(store, 1, FaultType.RESOURCE_CPU)
     first = await store.add_feedback(inv.id, FeedbackIn(verdict=Verdict.CORRECT, by="alice"))
-    assert first is not None and first.predicted_fault_type == "resource_cpu"
+    assert first is not None
+    assert first.predicted_fault_type == "resource_cpu"
     cause = RootCause(service="db", fault_type="database_slow", change="index dropped")
     second = await store.add_feedback(
         inv.id, FeedbackIn(verdict=Verdict.WRONG, root_cause=cause, by="bob"), source="ui"
@@ -75,9 +76,12 @@ async def test_feedback_round_trip_latest_wins(store: SqlStore) -> None:
     got = await store.get(inv.id)
     assert got is not None
     assert [f.verdict for f in got.feedback] == [Verdict.CORRECT, Verdict.WRONG]
-    assert got.verdict is not None and got.verdict.by == "bob" and got.verdict.source == "ui"
+    assert got.verdict is not None
+    assert got.verdict.by == "bob"
+    assert got.verdict.source == "ui"
     table = await store.accuracy()
-    assert table.overall.total == 1 and table.overall.wrong == 1  # only the latest counts
+    assert table.overall.total == 1
+    assert table.overall.wrong == 1
     assert await store.add_feedback("no-such-id", FeedbackIn(verdict=Verdict.CORRECT)) is None
 
 
@@ -88,7 +92,8 @@ async def test_a_worker_save_keeps_feedback_given_meanwhile(store: SqlStore) -> 
     await store.add_feedback(inv.id, FeedbackIn(verdict=Verdict.PARTLY, by="carol"))
     assert await store.save(stale_copy.model_copy(update={"status": InvestigationStatus.DONE}))
     got = await store.get(inv.id)
-    assert got is not None and [f.by for f in got.feedback] == ["carol"]
+    assert got is not None
+    assert [f.by for f in got.feedback] == ["carol"]
 
 
 async def test_accuracy_table_on_a_small_history(store: SqlStore) -> None:
@@ -111,7 +116,8 @@ async def test_accuracy_table_on_a_small_history(store: SqlStore) -> None:
     assert (faults["code_error"].confirmed, faults["code_error"].total) == (1, 2)
     assert (table.overall.confirmed, table.overall.total) == (3, 6)
     later = await store.accuracy(since=datetime.now(UTC) + timedelta(minutes=1))
-    assert later.overall.total == 0 and later.by_alertname == []
+    assert later.overall.total == 0
+    assert later.by_alertname == []
 
 
 def sig(
@@ -147,8 +153,10 @@ async def test_recall_finds_similar_confirmed_incidents_and_the_track_record(
     )
     assert memory.similar_count == 1  # the dissimilar one is not counted
     (found,) = memory.similar
-    assert found.investigation_id == past.id and found.verdict is Verdict.CORRECT
-    assert found.cause == "payment resource cpu" and found.fix == "scale payment to 6 replicas"
+    assert found.investigation_id == past.id
+    assert found.verdict is Verdict.CORRECT
+    assert found.cause == "payment resource cpu"
+    assert found.fix == "scale payment to 6 replicas"
     assert (memory.alert_record.confirmed, memory.alert_record.total) == (1, 1)
     assert memory.fault_records["resource_cpu"].confirmed == 1
     too_late = await store.recall(
