@@ -73,7 +73,8 @@ async def post_feedback(
     """Record a verdict on the investigation's top hypothesis (the latest verdict wins)."""
     _require_json(request)
     body = validate(FeedbackIn, parse_json(await read_body(request, 64 * 1024)))
-    source = "ui" if request.cookies.get("correlator_ui") else "api"
+    ui = request.headers.get("x-correlator-client") == "ui" or request.cookies.get("correlator_ui")
+    source = "ui" if ui else "api"  # a label for the metric and the record, not a credential
     return await record(ctx, investigation_id, body, source=source)
 
 
