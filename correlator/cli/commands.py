@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from correlator.cli import bench, db, replay, rules_cmd, scenarios, serve
+from correlator.cli import accuracy, bench, db, replay, rules_cmd, scenarios, serve
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -16,3 +16,4 @@ REGISTRY.append(scenarios.register)
 REGISTRY.append(replay.register)
 REGISTRY.append(db.register)
 REGISTRY.append(bench.register)
+REGISTRY.append(accuracy.register)

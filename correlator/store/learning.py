@@ -230,6 +230,23 @@ class LearningMixin(RecordsMixin):
             by_fault_type=[_row(k or "none", v) for k, v in sorted(by_fault.items())],
         )
 
+    async def latest_verdicts(
+        self, *, since: datetime | None = None
+    ) -> list[tuple[str, datetime, Feedback]]:
+        """(fingerprint, alert start, verdict in force) per investigation, oldest first."""
+        inv = investigations.c
+        query = (
+            select(inv.fingerprint, inv.starts_at, feedback.c.data)
+            .join(investigations, inv.id == feedback.c.investigation_id)
+            .where(feedback.c.latest)
+            .order_by(inv.starts_at, inv.id)
+        )
+        if since is not None:
+            query = query.where(feedback.c.created_at >= since)
+        async with self._read.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(r.fingerprint, r.starts_at, Feedback.model_validate(r.data)) for r in rows]
+
     async def remember(
         self, signature: IncidentSignature, investigation_id: str, at: datetime
     ) -> None:
