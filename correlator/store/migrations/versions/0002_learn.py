@@ -42,7 +42,10 @@ def _feedback() -> None:
     )
     op.create_index("ix_feedback_created", "feedback", ["created_at"])
     op.create_index("ix_feedback_investigation", "feedback", ["investigation_id", "created_at"])
-    op.create_index("ix_feedback_latest_alertname", "feedback", ["latest", "alertname"])
+    op.create_index("ix_feedback_latest_alertname", "feedback", ["latest", "alertname", "verdict"])
+    op.create_index(
+        "ix_feedback_latest_fault_type", "feedback", ["latest", "fault_type", "verdict"]
+    )
 
 
 def _incident_memory() -> None:
@@ -54,7 +57,7 @@ def _incident_memory() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("operation", sa.String(512), nullable=False),
         sa.Column("change_kind", sa.String(32), nullable=False),
-        sa.Column("templates", sa.JSON(), nullable=False),
+        sa.Column("templates", sa.String(1024), nullable=False),
         sa.Column("verdict", sa.String(16), nullable=True),
         sa.Column("cause", sa.String(512), nullable=True),
         sa.Column("cause_service", sa.String(256), nullable=True),
