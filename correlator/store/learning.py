@@ -318,22 +318,20 @@ class LearningMixin(RecordsMixin):
 async def _records(
     conn: AsyncConnection, alertname: str
 ) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
-    """Verdicts in force of ``alertname`` (verdict -> n) and per fault type (all alerts), in one
-    grouped scan of the covering ``ix_feedback_latest_fault_type`` index."""
+    """Verdicts in force of ``alertname`` (verdict -> n) and per fault type (all alerts): two
+    grouped scans of covering indexes (``ix_feedback_latest_alertname``/``..._fault_type``)."""
     f = feedback.c
-    mine = (f.alertname == alertname).label("mine")
-    query = (
-        select(f.fault_type, f.verdict, mine, func.count())
-        .where(f.latest)
-        .group_by(f.fault_type, f.verdict, mine)
+    by_rule = (
+        select(f.verdict, func.count())
+        .where(f.latest, f.alertname == alertname)
+        .group_by(f.verdict)
     )
-    alert: dict[str, int] = {}
+    by_fault = select(f.fault_type, f.verdict, func.count()).where(f.latest)
+    by_fault = by_fault.group_by(f.fault_type, f.verdict)
+    alert = {str(v): int(n) for v, n in (await conn.execute(by_rule)).all()}
     faults: dict[str, dict[str, int]] = {}
-    for fault, verdict, is_mine, count in (await conn.execute(query)).all():
-        by_verdict = faults.setdefault(str(fault), {})
-        by_verdict[str(verdict)] = by_verdict.get(str(verdict), 0) + int(count)
-        if is_mine:
-            alert[str(verdict)] = alert.get(str(verdict), 0) + int(count)
+    for fault, verdict, count in (await conn.execute(by_fault)).all():
+        faults.setdefault(str(fault), {})[str(verdict)] = int(count)
     return alert, faults
 
 
