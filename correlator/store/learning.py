@@ -271,6 +271,7 @@ class LearningMixin(RecordsMixin):
         async with self._begin() as conn:
             done = await conn.execute(update(incident_memory).where(key).values(**values))
             if done.rowcount == 0:
+                values.update(await _verdict_so_far(conn, investigation_id))
                 await conn.execute(
                     insert(incident_memory).values(investigation_id=investigation_id, **values)
                 )
@@ -313,6 +314,19 @@ class LearningMixin(RecordsMixin):
             alert_record=_tally(alert),
             fault_records={k: _tally(v) for k, v in sorted(faults.items()) if k},
         )
+
+
+async def _verdict_so_far(conn: AsyncConnection, investigation_id: str) -> dict[str, Any]:
+    """Memory columns of a verdict given before the evidence was gathered (else none)."""
+    f = feedback.c
+    latest = select(f.data).where(f.investigation_id == investigation_id, f.latest)
+    fb_data = (await conn.execute(latest)).scalar_one_or_none()
+    row = (
+        await conn.execute(select(investigations).where(investigations.c.id == investigation_id))
+    ).first()
+    if fb_data is None or row is None:
+        return {}
+    return confirmed_cause(from_row(row), Feedback.model_validate(fb_data))
 
 
 async def _records(

@@ -173,3 +173,19 @@ async def test_retention_prunes_feedback_and_memory(store: SqlStore) -> None:
     assert (await store.accuracy()).overall.total == 0
     memory = await store.recall(sig(["t"]), exclude_id="x", at=inv.alert.starts_at)
     assert memory.similar_count == 0
+
+
+async def test_a_cause_given_before_the_evidence_is_remembered(store: SqlStore) -> None:
+    inv, _ = await store.create_or_get(alert(9))
+    cause = RootCause(service="dns", fault_type="dependency_down")
+    await store.add_feedback(inv.id, FeedbackIn(verdict=Verdict.WRONG, root_cause=cause))
+    await store.remember(sig(["t"]), inv.id, inv.alert.starts_at)  # the evidence stage, later
+    memory = await store.recall(
+        sig(["t"]), exclude_id="x", at=inv.alert.starts_at + timedelta(hours=1)
+    )
+    (past,) = memory.similar
+    assert (past.verdict, past.cause_service, past.cause) == (
+        Verdict.WRONG,
+        "dns",
+        "dns dependency down",
+    )
