@@ -51,7 +51,7 @@ from correlator.models import (
     Verdict,
 )
 from correlator.store.records import RecordsMixin
-from correlator.store.rows import alert_service, from_row, now
+from correlator.store.rows import from_row, now
 from correlator.store.schema import UTCDateTime, investigations, metadata
 
 MAX_FEEDBACK_PER_INVESTIGATION = 50  # the JSON copy keeps the newest ones
@@ -177,7 +177,7 @@ class LearningMixin(RecordsMixin):
                 predicted_service=top.service if top else None,
                 predicted_fault_type=top.fault_type.value if top else None,
             )
-            await self._insert_feedback(conn, inv, fb)
+            await self._insert_feedback(conn, inv, fb, service=row.service)
             data = dict(row.data)
             data["feedback"] = [*data.get("feedback", []), fb.model_dump(mode="json")][
                 -MAX_FEEDBACK_PER_INVESTIGATION:
@@ -191,7 +191,9 @@ class LearningMixin(RecordsMixin):
         return fb
 
     @staticmethod
-    async def _insert_feedback(conn: AsyncConnection, inv: Investigation, fb: Feedback) -> None:
+    async def _insert_feedback(
+        conn: AsyncConnection, inv: Investigation, fb: Feedback, *, service: str
+    ) -> None:
         older = feedback.c.investigation_id == inv.id
         await conn.execute(update(feedback).where(older).values(latest=False))
         await conn.execute(
@@ -202,7 +204,7 @@ class LearningMixin(RecordsMixin):
                 verdict=fb.verdict.value,
                 latest=True,
                 alertname=inv.alert.alertname[:256],
-                service=alert_service(inv.alert)[:256],
+                service=service[:256],  # the investigation's indexed service column
                 fault_type=(fb.predicted_fault_type or "")[:64],
                 source=fb.source[:16],
                 data=fb.model_dump(mode="json"),
