@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from correlator.lab.simulator.harness import simulator_settings
+from correlator.lab.simulator.server import RunningSimulator, running_simulator
 from correlator.metrics import Metrics
 from correlator.models import FeedbackIn, Investigation, InvestigationStatus, Verdict
-from correlator.simulator.harness import simulator_settings
-from correlator.simulator.server import RunningSimulator, running_simulator
 from correlator.wiring import Runtime, open_runtime
 
 pytestmark = [

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from correlator.cli import main
+from correlator.lab.replay.feedback_truth import load_feedback_truth
+from correlator.lab.scenarios import load_scenario
 from correlator.models import (
     Alert,
     AlertStatus,
@@ -22,8 +24,6 @@ from correlator.models import (
     RootCause,
     Verdict,
 )
-from correlator.replay.feedback_truth import load_feedback_truth
-from correlator.scenario import load_scenario
 from correlator.settings import Settings
 from correlator.store import SqlStore
 

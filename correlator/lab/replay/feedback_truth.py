@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from correlator.models import FaultType, Feedback, Verdict
 from correlator.lab.replay.sources import alert_key
 from correlator.lab.scenarios import RootCause, Truth
+from correlator.models import FaultType, Feedback, Verdict
 from correlator.settings import Settings
 from correlator.store import SqlStore
 
