@@ -52,7 +52,8 @@ def _backend_settings(url: str, token: str | None, retries: int) -> BackendSetti
 
 
 class SlackNotifier:
-    """``Notifier`` for the Slack Web API (bot token, ``chat:write``)."""
+    """``Notifier`` for the Slack Web API (bot token, ``chat:write``); also the ``SlackActions``
+    of the verdict buttons (``views.open``, ``chat.update``)."""
 
     def __init__(
         self, http: BackendClient, *, api_url: str, client: httpx.AsyncClient | None = None
@@ -97,6 +98,18 @@ class SlackNotifier:
                 body["thread_ts"] = note.external_id
         data = await self.call(method, body, retries=retries)
         return DeliveryReceipt(external_id=str(data.get("ts") or ""), target=data.get("channel"))
+
+    async def open_view(self, trigger_id: str, view: dict[str, object]) -> None:
+        """``views.open`` (the "what was the real cause" modal). A ``trigger_id`` lives 3 s, so
+        no retry: a late modal is worse than the user clicking again."""
+        await self.call("views.open", {"trigger_id": trigger_id, "view": view}, retries=0)
+
+    async def update_message(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, object]]
+    ) -> None:
+        """``chat.update`` of a message we posted (the verdict line after a click)."""
+        body = {"channel": channel, "ts": ts, "text": text, "blocks": blocks}
+        await self.call("chat.update", body)
 
     async def call(
         self, method: str, body: dict[str, Any], *, retries: int | None = None

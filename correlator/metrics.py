@@ -104,3 +104,27 @@ class Metrics:
             "1 while this replica is the scheduler leader (PostgreSQL advisory lock)",
             registry=r,
         )
+        self.feedback_total = Counter(
+            "correlator_feedback_total",
+            "Verdicts received, by verdict and source (api, ui, slack)",
+            ["verdict", "source"],
+            registry=r,
+        )
+        self.verdicts = Gauge(
+            "correlator_verdicts",
+            "Investigations by their verdict in force, per alert rule or predicted fault type",
+            ["by", "key", "verdict"],
+            registry=r,
+        )
+        self.verdicts_confirmed_ratio = Gauge(
+            "correlator_verdicts_confirmed_ratio",
+            "Share of verdicts in force that confirm the top hypothesis (track record)",
+            ["by", "key"],
+            registry=r,
+        )
+        self.slack_interactions_total = Counter(
+            "correlator_slack_interactions_total",
+            "Slack interactivity requests by outcome",
+            ["outcome"],
+            registry=r,
+        )

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from correlator.models import (
+    AccuracyTable,
     Alert,
     Analysis,
     Change,
@@ -22,6 +23,10 @@ from correlator.models import (
     Deploy,
     EvidenceBundle,
     Exemplar,
+    Feedback,
+    FeedbackIn,
+    IncidentMemory,
+    IncidentSignature,
     Investigation,
     InvestigationStatus,
     LogLine,
@@ -82,6 +87,48 @@ class DeployStore(Protocol):
     async def add_deploy(self, deploy: Deploy) -> str: ...
 
     async def deploys_between(self, start: datetime, end: datetime) -> list[Deploy]: ...
+
+
+class IncidentRecall(Protocol):
+    """Memory of past incidents (``correlator.store.learning``; docs/feedback.md)."""
+
+    async def recall(
+        self,
+        signature: IncidentSignature,
+        *,
+        exclude_id: str,
+        at: datetime,
+        window_days: int = 30,
+        limit: int = 3,
+    ) -> IncidentMemory:
+        """Similar incidents of the same alert rule and service before ``at`` (top ``limit``)."""
+        ...
+
+    async def remember(
+        self, signature: IncidentSignature, investigation_id: str, at: datetime
+    ) -> None: ...
+
+
+class FeedbackStore(Protocol):
+    """Verdicts and the track record (``correlator.store.learning``; docs/feedback.md)."""
+
+    async def add_feedback(
+        self, investigation_id: str, body: FeedbackIn, *, source: str = "api"
+    ) -> Feedback | None:
+        """Store a verdict; None when there is no such investigation."""
+        ...
+
+    async def accuracy(self, *, since: datetime | None = None) -> AccuracyTable: ...
+
+
+class SlackActions(Protocol):
+    """What the Slack interactivity endpoint asks of Slack (``connectors/slack.py``)."""
+
+    async def open_view(self, trigger_id: str, view: dict[str, object]) -> None: ...
+
+    async def update_message(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, object]]
+    ) -> None: ...
 
 
 class EventSink(Protocol):

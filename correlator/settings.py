@@ -207,6 +207,11 @@ class SlackSettings(BaseModel):
     routes: dict[str, str] = Field(
         default_factory=dict, description='label matcher -> channel, e.g. {"team=payments": "#pay"}'
     )
+    signing_secret: SecretStr | None = Field(
+        default=None,
+        description="Slack app signing secret: enables the verdict buttons and "
+        "POST /api/v1/slack/interactions (docs/feedback.md)",
+    )
 
 
 class PagerDutySettings(BaseModel):
@@ -247,6 +252,13 @@ class Settings(BaseSettings):
     workers: int = Field(default=4, ge=1, le=256)
     queue_depth_warn: int = Field(default=1000, ge=1)
     retention_days: int = Field(default=30, ge=1)
+    feedback_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token accepted by the feedback endpoint (besides the UI token)",
+    )
+    memory_window_days: int = Field(
+        default=30, ge=1, description="how far back similar past incidents are recalled"
+    )
     stuck_after_seconds: float = 300.0
     evidence_deadline_seconds: float = 10.0
     change_lookback_seconds: float = Field(

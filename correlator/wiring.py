@@ -18,13 +18,15 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
 from correlator import __version__
 from correlator.evidence import EvidenceSources, gather
+from correlator.evidence.memory import memory_failed, with_memory
 from correlator.llm import InvestigationRefiner, LLMRuntime
 from correlator.llm.commands import CommandPolicy
 from correlator.llm.redact import Redactor
@@ -37,6 +39,7 @@ from correlator.models import (
     Investigation,
     InvestigationStatus,
 )
+from correlator.models.alert import alert_service
 from correlator.notes import NoteRenderer
 from correlator.notify.channels import configured_channels
 from correlator.notify.delivery import running_outbox
@@ -46,9 +49,12 @@ from correlator.ports import (
     ChangeSource,
     Checkpoint,
     EventSink,
+    FeedbackStore,
+    IncidentRecall,
     LLMStage,
     NoteSink,
     Notifier,
+    SlackActions,
     Store,
 )
 from correlator.rules import RankStage, RuleSet, load_ruleset
@@ -56,6 +62,9 @@ from correlator.scheduler import Jobs, build_scheduler, lease_seconds
 from correlator.settings import BackendSettings, Settings
 from correlator.store import SqlStore, StoreEventSink
 from correlator.worker import Runner, WorkerPool, owner_id
+
+if TYPE_CHECKING:
+    from connectors.slack import SlackNotifier
 
 BACKENDS = ("prometheus", "tempo", "loki", "grafana", "alertmanager")
 
@@ -86,6 +95,12 @@ class Runtime:
     pipeline: PipelineDeps
     alert_source: ActiveAlertSource | None = None
     owner: str = field(default_factory=owner_id)
+    slack_actions: SlackActions | None = None  # the verdict buttons' Slack calls
+
+    @property
+    def feedback(self) -> FeedbackStore | None:
+        """Verdicts and track record (the SQL store; None for other stores)."""
+        return self.store if isinstance(self.store, SqlStore) else None
 
     @property
     def note_sink(self) -> NoteSink | None:
@@ -188,14 +203,29 @@ def _pipeline_deps(
     ruleset = load_ruleset(settings.rules_dir)
     sources = evidence_sources(settings, clients, metrics, store)
 
+    memory: IncidentRecall | None = store if isinstance(store, SqlStore) else None
+
     async def evidence(inv: Investigation) -> EvidenceBundle:
-        return await gather(
+        bundle = await gather(
             inv.alert,
             sources=sources,
             settings=settings,
             metric_queries=lambda services: ruleset.metric_queries(inv.alert, services),
             now=llm.now,
         )
+        if memory is None:
+            return bundle
+        try:
+            return await with_memory(
+                bundle,
+                memory,
+                investigation_id=inv.id,
+                service=alert_service(inv.alert.labels, settings.prometheus.service_labels) or "",
+                at=inv.alert.starts_at,
+                window_days=settings.memory_window_days,
+            )
+        except (SQLAlchemyError, OSError) as exc:  # boundary: memory is optional evidence
+            return memory_failed(bundle, f"{type(exc).__name__}: {exc}"[:300])
 
     refiner: LLMStage | None = None
     if settings.llm.enabled:
@@ -242,6 +272,15 @@ def _notifiers(settings: Settings, metrics: Metrics) -> dict[str, Notifier]:
     }
     notifiers = {channel: builders[channel]() for channel in configured_channels(settings)}
     return notifiers
+
+
+def _slack_actions(settings: Settings, metrics: Metrics) -> SlackNotifier | None:
+    """Slack Web API calls of the verdict buttons: needs the bot token and the signing secret."""
+    if settings.slack.bot_token is None or settings.slack.signing_secret is None:
+        return None
+    from connectors.slack import SlackNotifier
+
+    return SlackNotifier.from_settings(settings.slack, metrics=metrics)
 
 
 def _alert_source(
@@ -296,6 +335,9 @@ async def open_runtime(
             deps = _pipeline_deps(
                 settings, store, clients, metrics, notes=notes, llm=llm or LLMOptions()
             )
+            slack = _slack_actions(settings, metrics) if notify else None
+            if slack is not None:
+                stack.push_async_callback(slack.aclose)
             yield Runtime(
                 settings=settings,
                 metrics=metrics,
@@ -303,6 +345,7 @@ async def open_runtime(
                 clients=clients,
                 pipeline=deps,
                 alert_source=_alert_source(settings, clients, metrics),
+                slack_actions=slack,
             )
     finally:
         for client in clients.values():

@@ -21,12 +21,20 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from correlator import __version__
-from correlator.api import deploys, health, investigations, ui, webhooks
+from correlator.api import (
+    deploys,
+    feedback,
+    health,
+    investigations,
+    slack_interactions,
+    ui,
+    webhooks,
+)
 from correlator.api.context import AppContext
 from correlator.api.security import SecurityMiddleware
 from correlator.metrics import Metrics
-from correlator.models import AlertmanagerWebhook, Deploy
-from correlator.ports import Store
+from correlator.models import AlertmanagerWebhook, Deploy, FeedbackIn
+from correlator.ports import SlackActions, Store
 from correlator.settings import Settings
 from correlator.wiring import Runtime, Service, assemble_service, open_runtime
 from correlator.worker import host_prefix
@@ -39,10 +47,12 @@ ROUTERS: list[APIRouter] = [
     deploys.router,
     health.router,
     ui.router,
+    feedback.router,
+    slack_interactions.router,
 ]
 
 # request bodies parsed by hand (size limit, 400 vs 422): their schemas go into components
-BODY_MODELS: list[type[BaseModel]] = [AlertmanagerWebhook, Deploy]
+BODY_MODELS: list[type[BaseModel]] = [AlertmanagerWebhook, Deploy, FeedbackIn]
 
 
 @dataclass
@@ -55,6 +65,7 @@ class AppDeps:
     run_scheduler: bool = True
     shutdown_grace_seconds: float = 10.0
     worker_poll_seconds: float = 2.0
+    slack_actions: SlackActions | None = None  # e.g. the Slack connector on a test transport
 
 
 def create_app(settings: Settings, deps: AppDeps | None = None) -> FastAPI:
@@ -133,6 +144,8 @@ def _assemble(app: FastAPI, rt: Runtime, settings: Settings, deps: AppDeps) -> S
         events=svc.events,
         wake=svc.pool.wake,
         note_sink=rt.note_sink,
+        feedback=rt.feedback,
+        slack=deps.slack_actions or rt.slack_actions,
     )
     app.state.workers = svc.pool
     app.state.jobs = svc.jobs

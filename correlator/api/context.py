@@ -19,7 +19,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from correlator.api.security import AuthThrottle
 from correlator.metrics import Metrics
-from correlator.ports import EventSink, NoteSink, Store
+from correlator.ports import EventSink, FeedbackStore, NoteSink, SlackActions, Store
 from correlator.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -35,6 +35,8 @@ class AppContext:
     wake: Callable[[], None]
     note_sink: NoteSink | None = None
     throttle: AuthThrottle = field(default_factory=AuthThrottle)
+    feedback: FeedbackStore | None = None
+    slack: SlackActions | None = None
 
 
 def get_context(request: Request) -> AppContext:

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from correlator.api.context import AppContext, get_context
+from correlator.api.feedback import refresh_accuracy_metrics
 
 router = APIRouter(tags=["health"])
 
@@ -29,4 +30,5 @@ async def metrics(ctx: AppContext = Depends(get_context)) -> Response:
     depth = await ctx.store.queue_depth()
     ctx.metrics.queue_depth.set(depth)
     ctx.metrics.queue_over_limit.set(1 if depth > ctx.settings.queue_depth_warn else 0)
+    await refresh_accuracy_metrics(ctx)
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)

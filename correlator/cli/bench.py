@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-FIGURES = ("ingest", "first_note", "llm_vs_naive", "storm", "replay", "startup")
+FIGURES = ("ingest", "first_note", "llm_vs_naive", "storm", "replay", "startup", "memory")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("bench", help="measure ingest, first note, LLM vs naive, storms, start-up")
+    p = sub.add_parser(
+        "bench", help="measure ingest, first note, LLM vs naive, storms, start-up, memory recall"
+    )
     p.add_argument("--quick", action="store_true", help="1 run, tiny sizes (CI smoke)")
     p.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"), help="Markdown file")
     p.add_argument("--json", type=Path, default=Path("docs/benchmarks.json"), help="JSON file")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from correlator.cli import bench, dataset, db, replay, rules_cmd, scenarios, serve
+from correlator.cli import accuracy, bench, dataset, db, replay, rules_cmd, scenarios, serve
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -17,3 +17,4 @@ REGISTRY.append(replay.register)
 REGISTRY.append(db.register)
 REGISTRY.append(bench.register)
 REGISTRY.append(dataset.register)
+REGISTRY.append(accuracy.register)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from correlator.lab.replay.runner import Progress
     from correlator.lab.replay.sources import WorkItem
+    from correlator.lab.scenarios import Truth
     from correlator.settings import Settings
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
@@ -47,7 +48,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rp.add_argument("--match", action="append", default=[], metavar="K=V", help="label filter")
     rp.add_argument("-j", "--jobs", type=int, default=2, help="investigations in parallel")
     rp.add_argument("--out", type=Path, default=Path("replay-out"), help="output directory")
-    rp.add_argument("--truth", type=Path, default=None, help="fingerprint -> root cause (YAML)")
+    rp.add_argument(
+        "--truth",
+        type=Path,
+        default=None,
+        help="fingerprint -> root cause (YAML), or 'feedback': the verdicts stored in the database",
+    )
     rp.add_argument("--notify", action="store_true", help="post notes to configured channels")
     rp.add_argument("--timeout", type=float, default=30.0, help="Prometheus history read timeout")
     rp.add_argument("--retries", type=int, default=3, help="Prometheus history read retries")
@@ -110,7 +116,7 @@ def _replay(args: argparse.Namespace) -> int:
     import asyncio
 
     from correlator.lab.replay.alerts import HistoryError
-    from correlator.lab.replay.report import TruthError, build_report, load_truth_map, write_report
+    from correlator.lab.replay.report import TruthError, build_report, write_report
     from correlator.lab.replay.runner import run_replay
     from correlator.lab.replay.sources import SourceError
     from correlator.settings import load_settings
@@ -118,7 +124,7 @@ def _replay(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
 
     async def main() -> int:
-        truth = load_truth_map(args.truth) if args.truth is not None else None
+        truth = await _truth(args.truth, settings)
         items = await _items(args, settings)
         print(f"replay: {len(items)} alerts from {_source_name(args)}", file=sys.stderr)
         rows = await run_replay(
@@ -139,6 +145,24 @@ def _replay(args: argparse.Namespace) -> int:
     except (HistoryError, SourceError, TruthError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+async def _truth(path: Path | None, settings: Settings) -> dict[str, Truth] | None:
+    """``--truth FILE``, or ``--truth feedback`` (``./feedback`` names a file of that name)."""
+    from correlator.lab.replay.feedback_truth import load_feedback_truth
+    from correlator.lab.replay.report import load_truth_map
+
+    if path is None:
+        return None
+    if str(path) != "feedback":
+        return load_truth_map(path)
+    found = await load_feedback_truth(settings)
+    print(
+        f"truth: {found.used} verdicts from the database"
+        + (f" ({found.skipped} without a stated cause, left out)" if found.skipped else ""),
+        file=sys.stderr,
+    )
+    return found.truth
 
 
 def _source_name(args: argparse.Namespace) -> str:

@@ -177,12 +177,31 @@ def _fact_lines(facts: list[Fact]) -> list[str]:
     ]
 
 
+def memory_ctx(bundle: EvidenceBundle) -> dict[str, object] | None:
+    """Similar past incidents for the rank prompt (redacted with the bundle), or None."""
+    mem = bundle.memory
+    if mem is None or not mem.similar:
+        return None
+    lines = [
+        f"{p.created_at.date().isoformat()} similarity {p.similarity:.2f}: "
+        + (f"verdict {p.verdict.value}" if p.verdict else "no verdict")
+        + (f"; cause {clip(p.cause, 200)}" if p.cause else "")
+        + (f"; fixed by {clip(p.fix, 200)}" if p.fix else "")
+        for p in mem.similar
+    ]
+    return {
+        "id": mem.evidence_id,
+        "lines": [f"{mem.similar_count} similar in {mem.window_days} days", *lines],
+    }
+
+
 def rank_messages(run: Run, chunks: list[Chunk], facts: list[Fact] | None) -> list[dict[str, str]]:
     base: dict[str, object] = {
         "alert": alert_ctx(run.bundle),
         "catalog": catalog(run.bundle),
         "rules": [rule_ctx(h) for h in run.analysis.hypotheses[:5]],
         "rules_no_fault": run.analysis.no_fault,
+        "memory": memory_ctx(run.bundle),
     }
     budget = run.settings.rank.max_input_tokens
     if facts is not None:
@@ -287,7 +306,8 @@ async def rank(
 
 def naive_messages(run: Run) -> list[dict[str, str]]:
     """Baseline: every piece of (redacted) evidence as JSON in one prompt, no compaction."""
-    dump = run.bundle.model_dump(mode="json", exclude={"alert"})
+    skip = {"alert"} if run.bundle.memory is not None else {"alert", "memory"}
+    dump = run.bundle.model_dump(mode="json", exclude=skip)
     return run.messages("naive", "naive.j2", alert=alert_ctx(run.bundle), bundle=dump)
 
 

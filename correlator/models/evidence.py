@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from correlator.models.alert import Alert, TimeWindow
 from correlator.models.diff import ChangeDiff
+from correlator.models.feedback import IncidentMemory
 
 AttrValue = str | int | float | bool | list[str] | list[int] | list[float] | list[bool]
 Attributes = dict[str, AttrValue]
@@ -40,6 +41,7 @@ class EvidenceKind(StrEnum):
     METRIC = "metric"
     RULE_EXPR = "rule_expr"
     DIFF = "diff"
+    MEMORY = "memory"
 
 
 class Evidence(BaseModel):
@@ -316,6 +318,9 @@ class EvidenceBundle(BaseModel):
     )
     diffs: list[ChangeDiff] = Field(
         default_factory=list, description="compare results of suspect changes (Git provider)"
+    )
+    memory: IncidentMemory | None = Field(
+        default=None, description="similar past incidents and the track record (docs/feedback.md)"
     )
 
     def ids(self) -> set[str]:

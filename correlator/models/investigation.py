@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from correlator.models.alert import Alert, AlertStatus
 from correlator.models.analysis import Analysis, Remediation
 from correlator.models.evidence import EvidenceBundle
+from correlator.models.feedback import Feedback
 
 
 class InvestigationStatus(StrEnum):
@@ -122,3 +123,11 @@ class Investigation(BaseModel):
     llm: LLMReport = Field(default_factory=LLMReport)
     notifications: list[NotificationState] = Field(default_factory=list)
     note: str | None = Field(default=None, description="latest rendered note (Markdown)")
+    feedback: list[Feedback] = Field(
+        default_factory=list, description="verdicts on this investigation, oldest first; last wins"
+    )
+
+    @property
+    def verdict(self) -> Feedback | None:
+        """The feedback in force (the latest), if any."""
+        return self.feedback[-1] if self.feedback else None

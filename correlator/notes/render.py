@@ -16,6 +16,7 @@ from typing import Any
 from jinja2.sandbox import SandboxedEnvironment
 
 from correlator.models import Investigation
+from correlator.notes.feedback import verdict_blocks
 from correlator.notes.view import build_view
 from correlator.templating import make_environment
 
@@ -121,9 +122,11 @@ class NoteRenderer:
         public_url: str,
         llm_configured: bool = False,
         env: SandboxedEnvironment | None = None,
+        feedback_buttons: bool = False,
     ) -> None:
         self.public_url = public_url
         self.llm_configured = llm_configured
+        self.feedback_buttons = feedback_buttons  # Slack app with interactivity (docs/feedback.md)
         self.env = env or make_note_environment()
 
     def view(self, inv: Investigation, *, phase: str) -> dict[str, Any]:
@@ -156,6 +159,11 @@ class NoteRenderer:
         unchecked = self._render("slack/unchecked.mrkdwn.j2", ctx)
         if unchecked:
             blocks.append(_context(unchecked))
+        verdict = self._render("slack/verdict.mrkdwn.j2", ctx)
+        if self.feedback_buttons and (ctx["top"] or verdict):
+            blocks += verdict_blocks(inv.id, verdict)
+        elif verdict:
+            blocks.append(_context(verdict))
         blocks.append({"type": "divider"})
         blocks.append(_context(self._render("slack/footer.mrkdwn.j2", ctx)))
         text = _clip(self._render("slack/fallback.txt.j2", ctx), SLACK_TEXT_MAX)

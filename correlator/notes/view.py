@@ -18,6 +18,7 @@ from correlator.models import (
     Investigation,
 )
 from correlator.models.alert import alert_service
+from correlator.notes.feedback import learning_view
 from correlator.settings import SERVICE_LABELS
 
 PHASES = ("rules", "llm", "resolved")
@@ -173,4 +174,5 @@ def build_view(
         else [],
         "evidence": [_evidence_view(e) for e in items],
         "footer": _footer(inv),
+        **learning_view(inv),
     }

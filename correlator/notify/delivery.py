@@ -301,7 +301,11 @@ async def running_outbox(
     opts = channel_options(settings)
     outbox = Outbox(
         store,
-        NoteRenderer(public_url=settings.public_url, llm_configured=settings.llm.enabled),
+        NoteRenderer(
+            public_url=settings.public_url,
+            llm_configured=settings.llm.enabled,
+            feedback_buttons=settings.slack.signing_secret is not None,
+        ),
         channels=tuple(notifiers),
         slack_channel=opts.slack_channel,
         slack_routes=opts.slack_routes,

@@ -2,7 +2,8 @@
 
 ``total(s) = sum(weight * score)`` over the signals that apply to the alert, except that change
 proximity is multiplied by the service's own anomaly (a deploy on a healthy service accuses
-nothing). Ordering is by total descending, then service name: deterministic.
+nothing). Ordering is by total descending, then the memory prior (confirmed past causes,
+``rules/prior.py``: ties only), then service name: deterministic.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from correlator.models import (
 )
 from correlator.rules.faults import Verdict, verdict
 from correlator.rules.insufficient import insufficient, primary_missing
+from correlator.rules.prior import confirmed_services, memory_citation
 from correlator.rules.remediation import propose
 from correlator.rules.ruleset import RuleSet
 from correlator.rules.schema import SignalName
@@ -130,7 +132,11 @@ def rank(bundle: EvidenceBundle, ruleset: RuleSet) -> Analysis:
     weights = ruleset.weights_for(bundle.alert)
     results = run_signals(ctx)
     parts = totals(results, weights, ruleset.thresholds.min_anomaly)
-    scored = sorted(((sum(p.values()), s) for s, p in parts.items()), key=lambda x: (-x[0], x[1]))
+    votes = confirmed_services(bundle)  # a prior: orders equal totals only
+    scored = sorted(
+        ((sum(p.values()), s) for s, p in parts.items()),
+        key=lambda x: (-x[0], -votes.get(x[1], 0), x[1]),
+    )
     scored = [(t, s) for t, s in scored if t >= ruleset.thresholds.min_score]
     applied = [r.name for r in ruleset.rules_for(bundle.alert)]
     if not scored:
@@ -153,7 +159,8 @@ def rank(bundle: EvidenceBundle, ruleset: RuleSet) -> Analysis:
                 statement=_statement(service, v, results),
                 confidence=confidence(total, all_totals, weight_sum),
                 scores={k.value: p for k, p in sorted(parts[service].items())},
-                evidence_ids=_cited(ctx, service, results, v),
+                evidence_ids=_cited(ctx, service, results, v)
+                + memory_citation(bundle, service, votes),
                 suspect_change=_suspect(ctx, v),
                 remediation=propose(ruleset, ctx, service, v),
             )

@@ -23,17 +23,18 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
-from correlator.models import AlertStatus, Investigation, InvestigationStatus
+from correlator.models import AlertStatus, Feedback, Investigation, InvestigationStatus
 from correlator.settings import SERVICE_LABELS
 from correlator.store import migrate
 from correlator.store.coordination import EventWaker, LeaderLock
 from correlator.store.engine import is_memory_sqlite, make_engine
 from correlator.store.intake import IntakeMixin
+from correlator.store.learning import LearningMixin, prune_learning
 from correlator.store.rows import ACTIVE, FINISHED, from_row, now, row_values
 from correlator.store.schema import deploys, events, investigations
 
 
-class SqlStore(IntakeMixin):
+class SqlStore(IntakeMixin, LearningMixin):
     """``correlator.ports.Store`` on SQLAlchemy async (SQLite WAL by default, or PostgreSQL)."""
 
     def __init__(
@@ -228,7 +229,9 @@ class SqlStore(IntakeMixin):
                 inv = inv.model_copy(
                     update={"alert": stored.alert, "alert_status": AlertStatus.RESOLVED}
                 )
-            inv = inv.model_copy(update={"updated_at": now()})
+            # verdicts are written only by add_feedback: the stored ones win over any copy
+            kept = [Feedback.model_validate(f) for f in row.data.get("feedback", [])]
+            inv = inv.model_copy(update={"updated_at": now(), "feedback": kept})
             values = row_values(inv, self.service_labels)
             if inv.status.value != InvestigationStatus.RUNNING.value:
                 values.update(lease_owner=None, lease_expires_at=None)
@@ -285,6 +288,7 @@ class SqlStore(IntakeMixin):
         async with self._begin() as conn:
             old_ids = select(investigations.c.id).where(old)
             await conn.execute(delete(events).where(events.c.investigation_id.in_(old_ids)))
+            await prune_learning(conn, old_ids)
             result = await conn.execute(delete(investigations).where(old))
             await conn.execute(delete(deploys).where(deploys.c.time < older_than))
         return int(result.rowcount)

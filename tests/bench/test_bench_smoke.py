@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(
     reason="needs the prometheus binary",
 )
 
-FIGURES = ("ingest", "first_note", "llm_vs_naive", "storm", "replay", "startup")
+FIGURES = ("ingest", "first_note", "llm_vs_naive", "storm", "replay", "startup", "memory")
 
 
 def _number(v: Any) -> bool:

@@ -17,10 +17,10 @@ def test_db_upgrade_then_current(
     assert main(["db", "current"]) == 0
     assert "current: none" in capsys.readouterr().out
     assert main(["db", "upgrade"]) == 0
-    assert "database at revision 0001" in capsys.readouterr().out
+    assert "database at revision 0002_learn" in capsys.readouterr().out
     assert main(["db", "upgrade"]) == 0  # idempotent
     assert main(["db", "current"]) == 0
-    assert "current: 0001  head: 0001" in capsys.readouterr().out
+    assert "current: 0002_learn  head: 0002_learn" in capsys.readouterr().out
 
     async def tables_usable() -> str | None:
         store = SqlStore(database_url)
@@ -30,4 +30,4 @@ def test_db_upgrade_then_current(
         finally:
             await store.close()
 
-    assert asyncio.run(tables_usable()) == "0001"
+    assert asyncio.run(tables_usable()) == "0002_learn"

@@ -22,13 +22,13 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from correlator.api.context import UI_COOKIE, AppContext, get_context, read_body, require_ui_access
 from correlator.api.ui import view
-from correlator.models import Investigation, InvestigationStatus, NotificationState
+from correlator.models import FaultType, Investigation, InvestigationStatus, NotificationState
 from correlator.models.alert import alert_service
 from correlator.notes import NoteRenderer
 from correlator.templating import make_environment
 
 UI_ROOT = Path(view.__file__).resolve().parent
-STATIC = {"ui.css": "text/css", "ui.js": "text/javascript"}
+STATIC = {"ui.css": "text/css", "ui.js": "text/javascript", "feedback.js": "text/javascript"}
 PAGE = 50
 
 
@@ -166,4 +166,5 @@ async def detail_page(investigation_id: str, ctx: AppContext = Depends(get_conte
         hypotheses=[note["top"], *note["others"]] if note["top"] else [],
         notifications=await _notifications(ctx, inv),
         events_url=f"/api/v1/investigations/{inv.id}/events",
+        fault_types=[f.value for f in FaultType if f is not FaultType.NONE],
     )

@@ -130,3 +130,15 @@ def startup(plan: BenchPlan, log: Log) -> dict[str, Any]:
 
 def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 3)
+
+
+async def memory(plan: BenchPlan, log: Log) -> dict[str, Any]:
+    from correlator.lab.bench.memory import run_memory
+
+    runs = []
+    for i in range(plan.runs):
+        runs.append(await run_memory(stored=plan.memory_stored, queries=plan.memory_queries))
+        log(f"[bench]   memory run {i + 1}/{plan.runs}: {_short(runs[-1])}")
+    out: dict[str, Any] = {"runs": runs, "median": summarize_runs([_numeric(r) for r in runs])}
+    out["under_50ms_p95"] = all(r["under_50ms_p95"] for r in runs)
+    return out

@@ -42,6 +42,8 @@ class BenchPlan:
     replay_items: int = 100
     replay_jobs: int = 8
     replay_runs: int = 1
+    memory_stored: int = 10_000
+    memory_queries: int = 200
     only: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -58,4 +60,6 @@ class BenchPlan:
             storm_drain_cap=60.0,
             replay_items=4,
             replay_jobs=2,
+            memory_stored=1000,
+            memory_queries=20,
         )

@@ -227,6 +227,29 @@ def _startup(fig: dict[str, Any]) -> list[str]:
     return _table(["run", "serve -> /readyz s", "--help s"], rows)
 
 
+def _memory(fig: dict[str, Any]) -> list[str]:
+    hdr = ["run", "stored", "recalls", "p50 ms", "p95 ms", "max ms", "CPU ms/recall", "similar"]
+    hdr.append("index used")
+    rows = [
+        [
+            n + 1,
+            r["stored"],
+            r["queries"],
+            r["p50_ms"],
+            r["p95_ms"],
+            r["max_ms"],
+            r["cpu_ms_per_recall"],
+            r["mean_similar"],
+            "yes" if r["uses_index"] else "NO",
+        ]
+        for n, r in enumerate(fig["runs"])
+    ]
+    m = fig["median"]
+    med = [m.get("p50_ms"), m.get("p95_ms"), m.get("max_ms"), m.get("cpu_ms_per_recall")]
+    rows.append(["median", "", "", *med, "", ""])
+    return _table(hdr, rows)
+
+
 SECTIONS = (
     ("ingest", "1. Ingest", _ingest),
     ("first_note", "2. Time to first note (rules only)", _first_note),
@@ -234,6 +257,7 @@ SECTIONS = (
     ("storm", "4. Alert storm", _storm),
     ("replay", "5. Replay throughput", _replay),
     ("startup", "6. Start-up", _startup),
+    ("memory", "7. Memory recall (similar past incidents)", _memory),
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from correlator.store.learning import feedback  # noqa: F401  (registers its tables)
 from correlator.store.notifications import notifications  # noqa: F401  (registers its table)
 from correlator.store.schema import metadata
 
