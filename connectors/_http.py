@@ -374,6 +374,7 @@ class BackendClient:
         total = s.timeout_seconds + s.connect_timeout_seconds
         left = deadline.remaining(clock=self._clock)
         return max(0.0, min(total, left)) if left is not None else total
+
     def _check_quota(self) -> None:
         """Fail fast (transient, with the wait) while a spent rate-limit quota is resetting."""
         if self._limited_until is None:
