@@ -29,6 +29,10 @@ from correlator.evidence import links
 from correlator.evidence.diffchain import DiffChain
 from correlator.evidence.envelope import Probe, Recorder
 from correlator.evidence.exemplars import exemplar_service, select_exemplars
+from correlator.evidence.logalert import log_alert_service, log_alert_trace_ids
+from correlator.models.alert import alert_service
+from correlator.wire.logql import is_logql
+from correlator.wire.promql import exemplar_query
 from correlator.evidence.services import ServiceEvidence
 from correlator.evidence.sources import EvidenceSources
 from correlator.evidence.tracechain import TraceChain
@@ -113,7 +117,14 @@ class _Gather:
         self.onset = alert.starts_at
         self.expr: str | None = None
         self.expr_source = "none"
-        self.service = alert_service(alert.labels, settings.prometheus.service_labels)
+        self.log_expr = alert.log_expr or (
+            alert.expr if alert.expr and is_logql(alert.expr) else None
+        )
+        self.service = alert_service(alert.labels, settings.prometheus.service_labels) or (
+            log_alert_service(self.log_expr, settings.prometheus.service_labels)
+            if self.log_expr
+            else None
+        )
         self.exemplars: list[Exemplar] = []
         self._exemplars_done = asyncio.Event()
         self._traces_fetched = asyncio.Event()
@@ -178,6 +189,9 @@ class _Gather:
     # -- expression, exemplars, traces -------------------------------------------------------
 
     async def _resolve_expr(self) -> None:
+        if self.log_expr:  # a Loki ruler alert: nothing to ask Prometheus about
+            self.expr_source = "logql"
+            return
         if self.alert.expr:
             self.expr, self.expr_source = self.alert.expr, "generator_url"
             return
@@ -218,6 +232,8 @@ class _Gather:
             self._traces_fetched.set()
 
     async def _exemplars(self) -> list[Exemplar]:
+        if self.log_expr:
+            return await self._log_alert()
         if self.expr is None:
             probe = Probe("exemplars:none", EvidenceKind.EXEMPLARS, "prometheus")
             self.rec.record(
@@ -254,6 +270,17 @@ class _Gather:
         ids = ", ".join(e.trace_id for e in selected)
         self.rec.summarise(probe.id, f"{len(raw)} exemplars, {len(selected)} selected: {ids}")
         return selected
+
+    async def _log_alert(self) -> list[Exemplar]:
+        """LogQL alert: trace ids of the matching lines stand in for exemplars."""
+        assert self.log_expr is not None
+        ids, service = await log_alert_trace_ids(
+            self.rec, self.sources, self.settings, self.log_expr, self.window
+        )
+        self.service = self.service or service
+        at = self.alert.starts_at
+        self.exemplars = [Exemplar(trace_id=t, value=0.0, timestamp=at) for t in ids]
+        return self.exemplars
 
     # -- shape and onset ---------------------------------------------------------------------
 

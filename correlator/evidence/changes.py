@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from urllib.parse import quote as url_quote
 
 from correlator.models import Change, ChangeKind, Deploy, MetricSeries, TraceEvidence
+from correlator.models.identity import service_of
 from correlator.settings import Settings
 from correlator.wire.promql import substitute
 
-_SERVICE_LABELS = ("service", "service_name", "app", "job")
 _VERSION_LABELS = ("version", "service_version")
 _COMMIT_LABELS = ("commit", "revision", "vcs_ref_head_revision", "git_commit")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -146,7 +146,7 @@ def changes_from_version_series(series: Sequence[MetricSeries], settings: Settin
     """
     seen: dict[str, dict[tuple[str, str | None], tuple[float, float]]] = defaultdict(dict)
     for s in series:
-        service, version = _first(s.labels, _SERVICE_LABELS), _first(s.labels, _VERSION_LABELS)
+        service, version = service_of(s.labels), _first(s.labels, _VERSION_LABELS)
         points = [t for t, v in s.points if math.isfinite(v) and v != 0]
         if not service or not version or not points:
             continue

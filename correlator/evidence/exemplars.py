@@ -19,7 +19,10 @@ from correlator.wire.ids import try_normalize_trace_id
 from correlator.wire.promql import series_labels
 
 _LATENCY = re.compile(r"_bucket\b|histogram_quantile|duration|latency|_seconds\b", re.I)
-_ERROR_EXPR = re.compile(r"error|fail|exception|5\.\.|5xx|\b5\d\d\b|status|code", re.I)
+_ERROR_WORD = re.compile(r"error|fail|exception|status|code", re.I)
+_ERROR_MATCH = re.compile(r"5\.\.|5xx|^5\d\d$|5\[0-9\]|error|fail|exception", re.I)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _ERROR_VALUE = re.compile(r"^(5\d\d|5xx|error|err|failed?|failure|exception|fatal|internal)$", re.I)
 _GRPC_ERROR = frozenset({"unknown", "internal", "unavailable", "deadline_exceeded", "data_loss"})
 _STATUS_LABELS = (
@@ -44,7 +47,16 @@ def is_latency_expr(expr: str | None) -> bool:
 
 
 def is_error_expr(expr: str | None) -> bool:
-    return bool(expr and _ERROR_EXPR.search(expr))
+    """An error alert: a name in the expression (metric, label, function) says error/status/
+    code, or a string it matches says 5xx/error. Read by token, not scanned for numbers: the
+    threshold of ``... > 550`` is not an HTTP status."""
+    if not expr:
+        return False
+    strings = [m.group(0)[1:-1] for m in _STRING.finditer(expr)]
+    names = _NAME.findall(_STRING.sub(" ", expr))
+    return any(_ERROR_WORD.search(n) for n in names) or any(
+        _ERROR_MATCH.search(v) for alt in strings for v in alt.split("|")
+    )
 
 
 def is_error_series(labels: Mapping[str, str]) -> bool:

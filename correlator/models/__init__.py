@@ -7,6 +7,7 @@ from correlator.models.alert import (
     Labels,
     TimeWindow,
     WebhookAlert,
+    alert_service,
     label_fingerprint,
     promql_from_generator_url,
 )
@@ -145,6 +146,7 @@ __all__ = [
     "TraceLogs",
     "Verdict",
     "WebhookAlert",
+    "alert_service",
     "label_fingerprint",
     "parse_duration",
     "promql_from_generator_url",

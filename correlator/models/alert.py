@@ -9,6 +9,7 @@ third-party captures lack ``fingerprint``/``generatorURL``/per-alert ``status``:
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -17,24 +18,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from correlator.models.identity import service_of
+
 GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 
 LabelValue = Annotated[str, StringConstraints(max_length=16_384)]
 Labels = dict[str, LabelValue]
-
-
-def alert_service(labels: Mapping[str, str], names: Iterable[str]) -> str | None:
-    """The service an alert is about: the value of the first of ``names`` it carries.
-
-    The one definition of "which service": the store's ``service`` column, the API filter,
-    evidence, rules, notes and the UI all call it with ``settings.prometheus.service_labels``
-    (``settings.SERVICE_LABELS`` where no settings are at hand). ``None`` when none is present.
-    """
-    for name in names:
-        value = labels.get(name, "").strip()
-        if value:
-            return value
-    return None
 
 
 class AlertStatus(StrEnum):
@@ -131,6 +120,11 @@ class Alert(BaseModel):
         """PromQL of the rule, from ``generatorURL``'s ``g0.expr`` (never fetched, only parsed)."""
         return promql_from_generator_url(self.generator_url)
 
+    @property
+    def log_expr(self) -> str | None:
+        """LogQL of a Loki ruler alert linking to Grafana Explore (``logql_from_generator_url``)."""
+        return logql_from_generator_url(self.generator_url)
+
     @classmethod
     def from_webhook(cls, a: WebhookAlert, hook: AlertmanagerWebhook) -> Alert:
         status = a.status or hook.status
@@ -147,6 +141,30 @@ class Alert(BaseModel):
             group_key=hook.group_key,
             receiver=hook.receiver,
         )
+
+
+def alert_service(labels: Mapping[str, str], names: Iterable[str] | None = None) -> str | None:
+    """The workload an alert is about (the one seam; see ``correlator.models.identity``):
+    ``names`` are the configured service labels, else the built-in conventions."""
+    return service_of(labels, names)
+
+
+def logql_from_generator_url(url: str) -> str | None:
+    """The LogQL of a Loki ruler alert (Loki >= 2.8 links to Grafana Explore:
+    ``/explore?left={"queries":[{"expr":"<logql>","queryType":"range"}]}``, sometimes not
+    URL-encoded). Never fetched, only parsed; ``None`` for any other link."""
+    if not url or "/explore" not in url:
+        return None
+    try:
+        values = parse_qs(urlsplit(url).query).get("left", [])
+        doc = json.loads(values[0]) if values else None
+    except ValueError:
+        return None
+    queries = doc.get("queries") if isinstance(doc, dict) else None
+    if not isinstance(queries, list) or not queries or not isinstance(queries[0], dict):
+        return None
+    expr = queries[0].get("expr")
+    return expr if isinstance(expr, str) and expr.strip() else None
 
 
 def promql_from_generator_url(url: str) -> str | None:

@@ -72,6 +72,9 @@ class Hypothesis(BaseModel):
     suspect_change: SuspectChange | None = None
     remediation: Remediation | None = None
     source: Literal["rules", "llm"] = "rules"
+    less_likely: str | None = Field(
+        default=None, description="for a runner-up: why it ranks below the top hypothesis"
+    )
 
 
 class InsufficientEvidence(BaseModel):
@@ -84,6 +87,9 @@ class Analysis(BaseModel):
 
     hypotheses: list[Hypothesis] = Field(default_factory=list)
     no_fault: bool = False
+    inconclusive: bool = Field(
+        default=False, description="suspects exist but none is strong; see next queries"
+    )
     insufficient: InsufficientEvidence | None = None
     rules_applied: list[str] = Field(default_factory=list)
 

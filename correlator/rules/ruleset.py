@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pydantic import Field
 
 from correlator.models import Alert, MetricQuery
+from correlator.models.identity import pod_regex
 from correlator.rules.render import render_promql
 from correlator.rules.schema import (
     MetricSignal,
@@ -93,7 +94,12 @@ class RuleSet(Strict):
             for m in wanted:
                 expr = render_promql(
                     m.expr,
-                    promql_values(service=service, namespace=namespace, alertname=alert.alertname),
+                    promql_values(
+                        service=service,
+                        namespace=namespace,
+                        alertname=alert.alertname,
+                        pod_regex=pod_regex(service),
+                    ),
                     service_label=self.service_label_for(alert),
                     namespace_label=self.settings.namespace_label,
                     expr=alert.expr or "",

@@ -204,6 +204,13 @@ class Thresholds(Strict):
         description="a service's own strongest anomaly below: no accusation",
     )
     max_hypotheses: int = Field(default=5, ge=1, le=20)
+    inconclusive_below: float = Field(
+        default=0.45,
+        ge=0,
+        le=1,
+        description="top confidence below: the analysis is inconclusive and names next queries "
+        "(calibration in docs/accuracy.md: below about 0.45 the top suspect was mostly wrong)",
+    )
 
 
 class Settings(Strict):

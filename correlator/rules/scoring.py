@@ -16,10 +16,11 @@ from correlator.models import (
     EvidenceBundle,
     FaultType,
     Hypothesis,
+    InsufficientEvidence,
     SuspectChange,
 )
 from correlator.rules.faults import Verdict, verdict
-from correlator.rules.insufficient import insufficient, primary_missing
+from correlator.rules.insufficient import insufficient, next_queries, primary_missing
 from correlator.rules.prior import confirmed_services, memory_citation
 from correlator.rules.remediation import propose
 from correlator.rules.ruleset import RuleSet
@@ -71,9 +72,31 @@ def totals(
 
 
 def confidence(total: float, all_totals: list[float], weight_sum: float) -> float:
+    """Strength of the evidence times its share among the suspects, recalibrated (square
+    root, monotone: ranking unchanged) so that it reads like a probability: on the development
+    sets the raw product put right answers at 0.4-0.6 (docs/accuracy.md, calibration)."""
     share = total / sum(all_totals) if all_totals else 0.0
     strength = 1.0 - math.exp(-3.0 * total / max(weight_sum, 1e-9))
-    return round(min(0.99, strength * (0.4 + 0.6 * share)), 3)
+    return round(min(0.99, math.sqrt(strength * (0.4 + 0.6 * share))), 3)
+
+
+def less_likely(service: str, top: str, parts: dict[str, dict[SignalName, float]]) -> str | None:
+    """ "less likely than <top> because ...": the signals where the top suspect's weighted
+    evidence exceeds this one's the most (missing ones first)."""
+    mine, theirs = parts.get(service, {}), parts.get(top, {})
+    gaps = sorted(
+        ((theirs[s] - mine.get(s, 0.0), s) for s in theirs if theirs[s] > mine.get(s, 0.0)),
+        key=lambda x: (-x[0], x[1].value),
+    )
+    if not gaps:
+        return None
+    reasons = [
+        f"no {s.value} evidence of its own"
+        if s not in mine
+        else f"weaker {s.value} ({mine[s]:.2f} vs {theirs[s]:.2f})"
+        for _, s in gaps[:2]
+    ]
+    return f"less likely than {top} because: " + "; ".join(reasons)
 
 
 def _statement(service: str, v: Verdict, results: dict[SignalName, SignalResult]) -> str:
@@ -163,9 +186,17 @@ def rank(bundle: EvidenceBundle, ruleset: RuleSet) -> Analysis:
                 + memory_citation(bundle, service, votes),
                 suspect_change=_suspect(ctx, v),
                 remediation=propose(ruleset, ctx, service, v),
+                less_likely=less_likely(service, scored[0][1], parts) if hyps else None,
             )
         )
-    return Analysis(hypotheses=hyps, insufficient=insufficient(ruleset, ctx), rules_applied=applied)
+    gap = insufficient(ruleset, ctx)
+    weak = hyps[0].confidence < ruleset.thresholds.inconclusive_below
+    if weak and gap is None:
+        gap = InsufficientEvidence(
+            missing=[f"no strong suspect (top confidence {hyps[0].confidence:.2f})"],
+            next_queries=next_queries(ruleset, ctx, {"traces", "logs", "metrics"}),
+        )
+    return Analysis(hypotheses=hyps, insufficient=gap, inconclusive=weak, rules_applied=applied)
 
 
 __all__ = ["FaultType", "rank"]

@@ -9,7 +9,9 @@ from correlator.rules.schema import RulesFile
 Loc = tuple[int | str, ...]
 
 # Label-value variables (escaped for PromQL/LogQL); label *names* are passed raw.
-PROMQL_VARS = ("service", "namespace", "alertname")
+# ``pod_regex`` matches the pod names of the service's workload (``<service>-<rs hash>-<id>``,
+# ``<service>-<ordinal>``): cAdvisor and kube-state-metrics series carry pod, never service.
+PROMQL_VARS = ("service", "namespace", "alertname", "pod_regex")
 PROMQL_RAW = ("service_label", "namespace_label", "expr")
 # Command variables (each value shell-quoted); empty string when unknown.
 COMMAND_VARS = ("service", "namespace", "version", "commit", "bad_version", "bad_commit", "flag")
@@ -18,6 +20,7 @@ _SAMPLE = {
     "service": "svc",
     "namespace": "ns",
     "alertname": "A",
+    "pod_regex": "svc-[a-z0-9]{5}",
     "version": "1.0.0",
     "commit": "abc1234",
     "bad_version": "1.0.1",

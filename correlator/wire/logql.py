@@ -67,3 +67,78 @@ def error_lines_query(loki: LokiSettings, service: str) -> str:
     """Error lines of one service: ``{label="svc"} <loki.error_filter>``."""
     selector = stream_selector(matcher(service_label(loki), service))
     return f"{selector} {loki.error_filter}".strip()
+
+
+# -- LogQL alert expressions (Loki ruler) ----------------------------------------------------
+
+_IDENT_END = re.compile(r"[A-Za-z0-9_:\]})]$")
+_MATCHER = re.compile(
+    r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|`[^`]*`)\s*,?'
+)
+_LOG_ONLY = re.compile(r"\b(bytes_over_time|bytes_rate|unwrap)\b")
+_PIPE_START = re.compile(r"\s*(\|=|\|~|!=|!~|\|)")
+
+
+def _bare_selector(expr: str) -> tuple[int, int] | None:
+    """(start, end) of the first ``{...}`` not attached to a metric name (a stream selector)."""
+    quote_char = ""
+    for i, ch in enumerate(expr):
+        if quote_char:
+            if ch == quote_char and expr[i - 1] != "\\":
+                quote_char = ""
+            continue
+        if ch in '"`':
+            quote_char = ch
+        elif ch == "{" and not _IDENT_END.search(expr[:i].rstrip()):
+            end = expr.find("}", i)
+            return (i, end + 1) if end > i else None
+    return None
+
+
+def is_logql(expr: str) -> bool:
+    """A Loki ruler expression: a stream selector followed by a log pipeline, or a function only
+    LogQL has (``bytes_rate``, ``unwrap``). A bare ``rate({job="x"}[5m])`` reads as PromQL."""
+    span = _bare_selector(expr)
+    if span is None:
+        return False
+    return bool(_PIPE_START.match(expr[span[1] :])) or bool(_LOG_ONLY.search(expr))
+
+
+def stream_labels(expr: str) -> dict[str, str]:
+    """The equality matchers of the expression's stream selector (``{app="cart", env=~"p.*"}``
+    -> ``{"app": "cart"}``): the labels every matching line's stream carries."""
+    span = _bare_selector(expr)
+    if span is None:
+        return {}
+    out: dict[str, str] = {}
+    for m in _MATCHER.finditer(expr[span[0] + 1 : span[1] - 1]):
+        name, op, raw = m.groups()
+        if op == "=":
+            out[name] = raw[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return out
+
+
+def log_query(expr: str) -> str | None:
+    """The log query inside a LogQL metric expression: the stream selector and its pipeline up
+    to the range (``sum(count_over_time({app="cart"} |= "panic" [5m])) > 3`` ->
+    ``{app="cart"} |= "panic"``)."""
+    span = _bare_selector(expr)
+    if span is None:
+        return None
+    depth, quote_char, end = 0, "", len(expr)
+    for i in range(span[1], len(expr)):
+        ch = expr[i]
+        if quote_char:
+            if ch == quote_char and expr[i - 1] != "\\":
+                quote_char = ""
+            continue
+        if ch in '"`':
+            quote_char = ch
+        elif ch == "(":
+            depth += 1
+        elif (ch == ")" and depth == 0) or (ch == "[" and depth == 0):
+            end = i
+            break
+        elif ch == ")":
+            depth -= 1
+    return expr[span[0] : end].strip()

@@ -11,6 +11,7 @@ from correlator.rules.signals.logs import log_evidence
 from correlator.rules.signals.metrics import (
     corroborate,
     explain_load,
+    own_golden,
     resource_saturation,
     traffic_surge,
 )
@@ -30,6 +31,7 @@ def run_signals(ctx: Context) -> dict[SignalName, SignalResult]:
     out = {r.name: r for r in first}
     explain_load(ctx, out[SignalName.TRAFFIC], out[SignalName.RESOURCE])
     corroborate(ctx, out)
+    own_golden(ctx, out)
     out[SignalName.TOPOLOGY] = topology(ctx, first)
     return dict(sorted(out.items()))
 

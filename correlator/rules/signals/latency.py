@@ -9,6 +9,7 @@ counts; without them a service's share of the critical path counts (weaker).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -142,6 +143,62 @@ def _place_backend_calls(
     return out
 
 
+def edge_gaps(traces: list[TraceEvidence]) -> dict[tuple[str, str], float]:
+    """Median network-or-queueing time per (caller, callee): a CLIENT span's duration minus its
+    remote SERVER child's, over every call in ``traces`` (not only the critical path)."""
+    gaps: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for te in traces:
+        kids = children_of(te.trace.spans)
+        for span in te.trace.spans:
+            remote = [c for c in kids.get(span.span_id, []) if c.service != span.service]
+            if span.kind in CALL_KINDS and remote:
+                gap = span.duration_ms - max(c.duration_ms for c in remote)
+                gaps[(span.service, remote[0].service)].append(max(0.0, gap))
+    return {k: median(v) for k, v in sorted(gaps.items())}
+
+
+def _slow_edges(ctx: Context) -> set[tuple[str, str]]:
+    now = edge_gaps(ctx.incident)
+    base = edge_gaps(ctx.baseline) if ctx.baseline else {}
+    out: set[tuple[str, str]] = set()
+    for edge, gap in now.items():
+        b = base.get(edge, 0.0)
+        if ctx.baseline and edge in base and gap < ctx.t.latency_ratio * b:
+            continue
+        if gap - b >= ctx.t.latency_min_excess_ms:
+            out.add(edge)
+    return out
+
+
+def _common_caller(
+    ctx: Context, excess: dict[Key, float], slow: set[tuple[str, str]], res: SignalResult
+) -> dict[Key, float]:
+    """Network time on the calls of ONE caller to most of its callees is the caller's: a caller
+    starved of CPU (or whose own link is delayed) reads every response late, so all its callees
+    look slow; a slow or delayed callee shows on its own edge(s) only. A callee keeps its network
+    time when another caller also waits on it (then the callee is the common endpoint)."""
+    slow_callees = {callee for _, callee in slow}
+    # network time summed over many normal calls is not a slow link: a callee is charged only
+    # when its calls themselves are slow (vs baseline, or absolutely when there is none)
+    out = {k: v for k, v in excess.items() if k[0] != "net" or k[1] in slow_callees}
+    callers_of: dict[str, set[str]] = defaultdict(set)
+    callees_of: dict[str, set[str]] = defaultdict(set)
+    for caller, callee in slow:
+        callers_of[callee].add(caller)
+        callees_of[caller].add(callee)
+    for caller, callees in sorted(callees_of.items()):
+        known = len(ctx.graph.get(caller, set()) | callees)
+        if len(callees) < max(2, math.ceil(0.5 * known)):
+            continue  # a minority of its calls is slow: those callees, not the caller
+        moved = [c for c in sorted(callees) if callers_of[c] == {caller} and ("net", c) in out]
+        if not moved:
+            continue
+        total = sum(out.pop(("net", c)) for c in moved)
+        out[("waits", caller)] = out.get(("waits", caller), 0.0) + total
+        res.tag(caller, "waits_on_all_callees")
+    return out
+
+
 def _recent(ctx: Context, when: datetime) -> bool:
     onset = ctx.bundle.onset
     return (
@@ -160,16 +217,19 @@ def latency_origin(ctx: Context) -> SignalResult:
     now = _medians(rows)
     base = _medians(_rows(ctx.baseline, backends)) if ctx.baseline else {}
     raw = _excess(ctx, {k: v for k, v in now.items() if k[0] != "db"}, base)
-    excess = _place_backend_calls(ctx, raw, now, base, res)
+    placed = _place_backend_calls(ctx, raw, now, base, res)
+    excess = _common_caller(ctx, placed, _slow_edges(ctx), res)
     if not excess:
         return res
     top = max(excess.values())
     factor = 1.0 if ctx.baseline else 0.6
     ids = ctx.cite(*(te.evidence_id for te in ctx.incident))
     for (kind, service), ex in sorted(excess.items()):
-        what = "network time to" if kind == "net" else "extra self time in"
+        what = {"net": "network time to", "waits": "late responses to all callees of"}.get(
+            kind, "extra self time in"
+        )
         res.add(service, factor * ex / top, ids, f"{what} {service}: +{ex:.0f} ms vs baseline")
-        if kind == "net":
+        if kind in {"net", "waits"}:
             lossy = _dispersion(rows, (kind, service)) > ctx.t.loss_dispersion
             res.tag(service, "network_loss" if lossy else "network_delay")
         elif now.get(("db", service), 0.0) - base.get(("db", service), 0.0) >= 0.5 * ex:

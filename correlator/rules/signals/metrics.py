@@ -8,6 +8,7 @@ keeps the score when an alert fires late.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 
@@ -15,6 +16,7 @@ from correlator.models import MetricSeries
 from correlator.rules.schema import MetricSignal, SignalName
 from correlator.rules.signals.base import Context, SignalResult
 
+MIN_TAIL_SECONDS = 120.0  # a shift must last this long to be a regime change
 RESOURCE_TAG = {
     MetricSignal.CPU.value: "cpu",
     MetricSignal.MEMORY.value: "memory",
@@ -29,12 +31,15 @@ def _finite(series: MetricSeries) -> list[tuple[float, float]]:
     return sorted((t, v) for t, v in series.points if math.isfinite(v) and math.isfinite(t))
 
 
-def change_point(values: list[float]) -> int:
-    """Index splitting ``values`` into two segments with the least squared error, each at least
-    a fifth of the series (a split off two stray samples is not a regime change)."""
+def change_point(values: list[float], min_tail: int = 0) -> int:
+    """Index splitting ``values`` into two segments with the least squared error. The head is at
+    least a fifth of the series (a reference needs history); the tail at least ``min_tail``
+    samples when that is shorter than a fifth: a split off two stray samples is not a regime
+    change, but a fault that began minutes before the alert, at the end of an hour, still is."""
     n = len(values)
     edge = max(2, n // 5)
-    if n < 2 * edge + 1:
+    tail = min(edge, max(2, min_tail)) if min_tail else edge  # never stricter than a fifth
+    if n < edge + tail + 1:
         return n // 2
     pre = [0.0]
     pre2 = [0.0]
@@ -46,14 +51,21 @@ def change_point(values: list[float]) -> int:
         s, s2, m = pre[j] - pre[i], pre2[j] - pre2[i], j - i
         return s2 - s * s / m
 
-    return min(range(edge, n - edge + 1), key=lambda k: (sse(0, k) + sse(k, n), k))
+    return min(range(edge, n - tail + 1), key=lambda k: (sse(0, k) + sse(k, n), k))
+
+
+def min_tail(points: list[tuple[float, float]], seconds: float = MIN_TAIL_SECONDS) -> int:
+    """Samples covering ``seconds`` at the series' median spacing."""
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(points) if b[0] > a[0]]
+    step = statistics.median(gaps) if gaps else seconds
+    return max(3, math.ceil(seconds / step))
 
 
 def split(ctx: Context, points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
     """(reference values, test values) around min(change point, onset - guard)."""
     onset = ctx.bundle.onset.timestamp() - ctx.t.resource_guard_seconds
     values = [v for _, v in points]
-    cp_time = points[change_point(values)][0] if len(points) >= 4 else onset
+    cp_time = points[change_point(values, min_tail(points))][0] if len(points) >= 4 else onset
     cut = min(onset, cp_time)
     ref = [v for t, v in points if t < cut]
     test = [v for t, v in points if t >= cut]
@@ -123,7 +135,7 @@ def resource_saturation(ctx: Context) -> SignalResult:
         else:
             z = robust_z(ref, test, 0.0) if _big_enough(ctx, m.signal or "", ref, test) else 0.0
             values = [v for _, v in points]
-            k = change_point(values)
+            k = change_point(values, min_tail(points))
             if effect_size(values[:k], values[k:]) < ctx.t.resource_min_effect:
                 z = 0.0  # the best split of the series is not a shift above its noise
         if z < thr:
@@ -177,8 +189,9 @@ def explain_load(ctx: Context, traffic: SignalResult, resource: SignalResult) ->
 
 def golden_moved(ctx: Context, m: MetricSeries) -> bool | None:
     """Did the mean of an error-ratio/latency series rise at onset (Welch t >= 1.5 and above the
-    rules' floors)? ``None`` when there are too few samples to say. The mean, not the median:
-    intermittent errors at low traffic are mostly-zero samples."""
+    rules' floors), or did its median rise for good (``sustained_rise``)? ``None`` when there
+    are too few samples to say. The mean catches intermittent errors at low traffic (mostly-zero
+    samples); the median is immune to earlier incidents in the reference hour."""
     cut = ctx.bundle.onset.timestamp() - ctx.t.resource_guard_seconds
     points = _finite(m)
     ref = [v for t, v in points if t < cut]
@@ -192,7 +205,11 @@ def golden_moved(ctx: Context, m: MetricSeries) -> bool | None:
         ctx.t.resource_min_delta.get(MetricSignal(m.signal), 0.0) if m.signal else 0.0,
     )
     rise = mt - mr
-    return rise > floor and (se == 0 or rise / se >= 1.5)
+    if rise > floor and (se == 0 or rise / se >= 1.5):
+        return True
+    # earlier incidents in the reference hour inflate its mean: the robust test still sees a
+    # level that left the reference's usual range and stayed there
+    return sustained_rise(ctx, m)
 
 
 NOT_ITS_OWN = {"network_delay", "network_loss", "unreachable", "bad_response", "backend"}
@@ -217,3 +234,57 @@ def corroborate(ctx: Context, results: dict[SignalName, SignalResult]) -> None:
         if moved is False:
             res.scores[m.service] *= 0.2
             res.tag(m.service, "chronic")
+
+
+def sustained_rise(ctx: Context, m: MetricSeries) -> bool:
+    """The series' median since onset (minus the guard) is a robust z of at least
+    ``resource_robust_z`` above the reference median (scale: IQR, at least 5% of the median)
+    and above the rules' floors, and each sample stays that far above for 2 minutes up to the
+    newest one. Median and IQR, never the maximum: earlier incidents in the reference hour must
+    not hide this one; a blip that is over by now does not count."""
+    points = _finite(m)
+    if len(points) < 8:
+        return False
+    cut = ctx.bundle.onset.timestamp() - ctx.t.resource_guard_seconds
+    ref = [v for t, v in points if t < cut]  # anchored on onset: a change point would latch
+    test = [v for t, v in points if t >= cut]  # onto an earlier incident in the hour
+    if len(ref) < 8 or len(test) < 4:
+        return False
+    quart = statistics.quantiles(ref, n=4, method="inclusive")
+    med = statistics.median(ref)
+    scale = max(quart[2] - quart[0], 0.05 * abs(med), 1e-9)
+    z = (statistics.median(test) - med) / scale
+    high = [(v - med) / scale >= ctx.t.resource_robust_z for v in test]
+    still = high[-1] and sum(high) >= min_tail(points)
+    return still and z >= ctx.t.resource_robust_z and _big_enough(ctx, m.signal or "", ref, test)
+
+
+def own_golden(ctx: Context, results: dict[SignalName, SignalResult]) -> None:
+    """A service whose own error ratio or latency rose for good at onset (``sustained_rise``),
+    where no trace evidence points
+    anywhere else, is the best remaining explanation: faults that log nothing and leave no error
+    status on spans (a wrong return value, a swallowed exception) show only there. Scored at
+    most 0.5 and less the stronger other services' trace blame is, so a deeper culprit with
+    evidence of its own still wins."""
+    trace_sigs = [results[s] for s in GOLDEN.values() if s in results]
+    for m in sorted(ctx.bundle.metrics, key=lambda m: m.evidence_id):
+        target = GOLDEN.get(m.signal or "")
+        res = results.get(target) if target else None
+        if res is None or not m.service or m.service in res.scores:
+            continue
+        if not sustained_rise(ctx, m):
+            continue  # a blip, or too little history to tell
+        others = max(
+            (
+                r.scores.get(s, 0.0)
+                for r in trace_sigs
+                if not r.degraded
+                for s in r.scores
+                if s != m.service
+            ),
+            default=0.0,
+        )
+        score = 0.5 * (1.0 - others)
+        if score > 0:
+            res.add(m.service, score, ctx.cite(m.evidence_id), f"{m.name} moved at onset")
+            res.tag(m.service, "own_golden")

@@ -125,3 +125,13 @@ def test_classification() -> None:
     assert ex.is_error_series({"__name__": "demo_errors_total"})
     assert ex.is_error_series({"status_code": "502"})
     assert not ex.is_error_series({"status_code": "404", "__name__": "http_requests_total"})
+
+
+def test_error_alert_is_read_by_token_not_by_numbers() -> None:
+    """A threshold of 550 (ms) is not an HTTP 5xx; a 5xx matcher or an error metric is."""
+    slow = "histogram_quantile(0.99, sum by (le) (rate(rpc_latency_bucket[5m]))) * 1000 > 550"
+    assert not ex.is_error_expr(slow)
+    assert not ex.is_error_expr('rate(x_total{route="/a"}[5m]) > 503')
+    assert ex.is_error_expr('sum(rate(http_requests_total{code=~"5.."}[5m])) > 550')
+    assert ex.is_error_expr('sum(rate(requests_total{status="503"}[1m])) > 1')
+    assert ex.is_error_expr("sum(rate(payment_errors_total[1m])) > 0")
