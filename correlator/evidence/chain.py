@@ -30,9 +30,6 @@ from correlator.evidence.diffchain import DiffChain
 from correlator.evidence.envelope import Probe, Recorder
 from correlator.evidence.exemplars import exemplar_service, select_exemplars
 from correlator.evidence.logalert import log_alert_service, log_alert_trace_ids
-from correlator.models.alert import alert_service
-from correlator.wire.logql import is_logql
-from correlator.wire.promql import exemplar_query
 from correlator.evidence.services import ServiceEvidence
 from correlator.evidence.sources import EvidenceSources
 from correlator.evidence.tracechain import TraceChain
@@ -50,6 +47,7 @@ from correlator.models import (
 )
 from correlator.models.alert import alert_service
 from correlator.settings import Settings
+from correlator.wire.logql import is_logql
 from correlator.wire.promql import exemplar_query
 
 logger = logging.getLogger(__name__)

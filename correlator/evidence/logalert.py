@@ -13,12 +13,12 @@ import hashlib
 
 from correlator.evidence import links
 from correlator.evidence.envelope import Probe, Recorder
-from correlator.wire.logql import log_query, stream_labels
 from correlator.evidence.sources import EvidenceSources
-from correlator.wire.ids import try_normalize_trace_id
 from correlator.models import EvidenceKind, EvidenceStatus, LogLine, TimeWindow
 from correlator.models.identity import service_of
 from correlator.settings import Settings
+from correlator.wire.ids import try_normalize_trace_id
+from correlator.wire.logql import log_query, stream_labels
 
 
 def log_alert_service(expr: str, names: list[str]) -> str | None:

@@ -16,7 +16,6 @@ from correlator.models import (
     EvidenceStatus,
     Hypothesis,
     Investigation,
-    alert_service,
 )
 from correlator.models.alert import alert_service
 from correlator.notes.feedback import learning_view

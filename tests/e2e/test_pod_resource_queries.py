@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from correlator.lab.simulator.promproc import PrometheusProcess
 from correlator.models import MetricSeries
 from correlator.rules import load_ruleset
 from correlator.rules.signals import Context, resource_saturation
-from correlator.lab.simulator.promproc import PrometheusProcess
 from tests.unit.rules import factories as f
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(180)]

@@ -15,8 +15,8 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from correlator.evidence import gather
-from correlator.wire.logql import is_logql, log_query, stream_labels
 from correlator.models import Alert, EvidenceStatus, Exemplar, TimeWindow
+from correlator.wire.logql import is_logql, log_query, stream_labels
 from tests.support.fake_sources import log_line
 from tests.unit.evidence.test_chain import World, settings, trace_for
 
