@@ -48,7 +48,10 @@ _HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 ]
-JSON_EXEMPT = ("/ui/login",)  # the login form posts a form body (same-origin still required)
+# Form bodies allowed: the login form (same-origin still required) and Slack's interactivity
+# callback, which Slack posts as application/x-www-form-urlencoded and which is authenticated by
+# its v0 HMAC signature (a browser page cannot forge it; see api/slack_signing.py).
+JSON_EXEMPT = ("/ui/login", "/api/v1/slack/interactions")
 
 
 def is_loopback_name(host: str) -> bool:
