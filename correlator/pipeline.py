@@ -7,7 +7,7 @@ OpenTelemetry span under the investigation's trace and emits a ``stage`` event):
               the time window [startsAt - lookback, startsAt + grace]
     evidence  ``deps.evidence``  (EvidenceStage)  -> EvidenceBundle   (the evidence issue)
     rules     ``deps.rules``     (RulesStage)     -> Analysis          (the rules issue)
-    notes     ``deps.notes``     (NoteSink)       publish phase "rules"
+    notes     ``deps.notes``     (NoteSink)       publish phase "running" first, then "rules"
     llm       ``deps.llm``       (LLMStage)       -> Investigation     (the llm issue)
     notes     ``deps.notes``     publish phase "llm" when the LLM stage ran
 
@@ -180,6 +180,9 @@ def redact_evidence(bundle: EvidenceBundle, *, emails: bool = False) -> Evidence
 async def _analysis_stages(run: _Run, *, emails: bool) -> None:
     deps = run.deps
     bundle: EvidenceBundle | None = None
+    if deps.notes is not None:
+        async with run.stage("notes_running"):
+            await deps.notes.publish(run.inv, phase="running")
     async with run.stage("evidence") as outcome:
         if deps.evidence is None:
             outcome.update(status="skipped", detail="no evidence stage configured")

@@ -140,9 +140,11 @@ class EventSink(Protocol):
 class NoteSink(Protocol):
     """Receives the investigation each time its note should be (re)published.
 
-    ``phase`` is one of ``rules`` (first note, before any LLM call), ``llm`` (LLM stages done),
-    ``resolved`` (the alert resolved). The notify outbox implements it: it stores the
-    notifications and delivers them later, so publishing never blocks on Slack/PagerDuty.
+    ``phase`` is one of ``running`` (the investigation started: Slack shows an "investigating"
+    card that later phases edit in place), ``rules`` (first verdict, before any LLM call),
+    ``llm`` (LLM stages done), ``resolved`` (the alert resolved). The notify outbox implements
+    it: it stores the notifications and delivers them later, so publishing never blocks on
+    Slack/PagerDuty.
     """
 
     async def publish(self, investigation: Investigation, *, phase: str) -> None: ...

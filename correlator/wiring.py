@@ -40,9 +40,8 @@ from correlator.models import (
     InvestigationStatus,
 )
 from correlator.models.alert import alert_service
-from correlator.notes import NoteRenderer
 from correlator.notify.channels import configured_channels
-from correlator.notify.delivery import running_outbox
+from correlator.notify.delivery import note_renderer, running_outbox
 from correlator.pipeline import PipelineDeps, investigate
 from correlator.ports import (
     ActiveAlertSource,
@@ -238,7 +237,7 @@ def _pipeline_deps(
             prompts_dir=settings.prompts_dir,
             commands=_command_policy(ruleset),
         )
-    renderer = NoteRenderer(public_url=settings.public_url, llm_configured=settings.llm.enabled)
+    renderer = note_renderer(settings)
     return PipelineDeps(
         events=StoreEventSink(store),
         evidence=evidence,

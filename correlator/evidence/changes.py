@@ -66,10 +66,11 @@ def repo_url(
 
 
 def describe(c: Change) -> str:
-    """One line for a change envelope's summary."""
-    frm = c.from_version or (c.from_commit or "")[:12] or "?"
-    to = c.to_version or (c.to_commit or "")[:12] or "?"
-    text = f"{c.kind.value} of {c.service} {frm} -> {to} at {c.time.isoformat()} ({c.source})"
+    """One line for a change envelope's summary; an unknown side is left out, never ``?``."""
+    frm = c.from_version or (c.from_commit or "")[:12]
+    to = c.to_version or (c.to_commit or "")[:12]
+    versions = f" {frm} -> {to}" if frm and to else (f" -> {to}" if to else "")
+    text = f"{c.kind.value} of {c.service}{versions} at {c.time.isoformat()} ({c.source})"
     return text if not c.description else f"{text}: {c.description[:200]}"
 
 

@@ -9,6 +9,7 @@ enforces the targets' size limits (Slack: 3000 chars per section, 150 per header
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,16 @@ from correlator.notes.view import build_view
 from correlator.templating import make_environment
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Block Kit limits (docs.slack.dev/reference/block-kit/blocks): section text 3000 characters,
+# header text 150, context at most 10 elements (each a text object of at most 3000), a message
+# at most 50 blocks. The top-level ``text`` is the notification fallback; Slack truncates it at
+# 40,000 characters and we keep it far shorter.
 SLACK_SECTION_MAX = 3000
 SLACK_HEADER_MAX = 150
+SLACK_CONTEXT_ELEMENTS_MAX = 10
+SLACK_BLOCKS_MAX = 50
 SLACK_TEXT_MAX = 3000
 PD_SUMMARY_MAX = 1024
-_SLACK_SECTIONS = ("summary", "cause", "action", "others")
 
 
 def mrkdwn_escape(value: object) -> str:
@@ -123,15 +129,21 @@ class NoteRenderer:
         llm_configured: bool = False,
         env: SandboxedEnvironment | None = None,
         feedback_buttons: bool = False,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self.public_url = public_url
         self.llm_configured = llm_configured
         self.feedback_buttons = feedback_buttons  # Slack app with interactivity (docs/feedback.md)
         self.env = env or make_note_environment()
+        self.redact = redact
 
     def view(self, inv: Investigation, *, phase: str) -> dict[str, Any]:
         return build_view(
-            inv, phase=phase, public_url=self.public_url, llm_configured=self.llm_configured
+            inv,
+            phase=phase,
+            public_url=self.public_url,
+            llm_configured=self.llm_configured,
+            redact=self.redact,
         )
 
     def _render(self, name: str, ctx: dict[str, Any]) -> str:
@@ -142,44 +154,49 @@ class NoteRenderer:
         return self._render("note.md.j2", self.view(inv, phase=phase)) + "\n"
 
     def slack(self, inv: Investigation, *, phase: str) -> SlackNote:
+        """The first message: a short verdict-first card (title, verdict, action, confidence,
+        links); everything else is in ``slack_thread``."""
         ctx = self.view(inv, phase=phase)
+        header = _clip(self._render("slack/header.txt.j2", ctx), SLACK_HEADER_MAX)
         blocks: list[dict[str, Any]] = [
-            {
-                "type": "header",
-                "text": {
-                    "type": "plain_text",
-                    "text": _clip(self._render("slack/header.txt.j2", ctx), SLACK_HEADER_MAX),
-                },
-            }
+            {"type": "header", "text": {"type": "plain_text", "text": header}}
         ]
-        for name in _SLACK_SECTIONS:
-            body = self._render(f"slack/{name}.mrkdwn.j2", ctx)
-            if body:
-                blocks.append(_section(body))
+        card = self._render("slack/card.mrkdwn.j2", ctx)
+        if card:
+            blocks.append(_section(card))
+        blocks.append(_context(self._render("slack/status.mrkdwn.j2", ctx)))
         unchecked = self._render("slack/unchecked.mrkdwn.j2", ctx)
         if unchecked:
             blocks.append(_context(unchecked))
-        verdict = self._render("slack/verdict.mrkdwn.j2", ctx)
-        if self.feedback_buttons and (ctx["top"] or verdict):
-            blocks += verdict_blocks(inv.id, verdict)
-        elif verdict:
-            blocks.append(_context(verdict))
-        blocks.append({"type": "divider"})
+        # learn: the human verdict in force and, with an interactive Slack app, its buttons
+        feedback = self._render("slack/verdict.mrkdwn.j2", ctx)
+        if self.feedback_buttons and (ctx["top"] or feedback):
+            blocks += verdict_blocks(inv.id, feedback)
+        elif feedback:
+            blocks.append(_context(feedback))
         blocks.append(_context(self._render("slack/footer.mrkdwn.j2", ctx)))
         text = _clip(self._render("slack/fallback.txt.j2", ctx), SLACK_TEXT_MAX)
-        return SlackNote(text=text, blocks=blocks[:50])
+        return SlackNote(text=text, blocks=blocks[:SLACK_BLOCKS_MAX])
 
     def slack_thread(self, inv: Investigation, *, phase: str) -> SlackNote:
-        """Evidence details, posted as a thread reply under the main message."""
+        """Everything behind the verdict, as the thread reply under the card (edited in place
+        with it): quotes in full, action, runners-up, changes, what could not be checked,
+        evidence."""
         ctx = self.view(inv, phase=phase)
         body = self._render("slack/thread.mrkdwn.j2", ctx)
-        blocks = [_section(chunk) for chunk in _pack(body, SLACK_SECTION_MAX)][:45]
+        chunks = _pack(body, SLACK_SECTION_MAX)
+        blocks = [_section(chunk) for chunk in chunks[: SLACK_BLOCKS_MAX - 1]]
+        if len(chunks) > SLACK_BLOCKS_MAX - 1:
+            more = f"…and more on {slack_link(ctx['url'], 'the investigation page')}"
+            blocks[-1] = _section(more)
         return SlackNote(text=_clip_lines(body, SLACK_TEXT_MAX), blocks=blocks)
 
     def pagerduty(self, inv: Investigation, *, phase: str) -> PagerDutyNote:
         ctx = self.view(inv, phase=phase)
         top = ctx["top"]
         links = [{"href": ctx["url"], "text": "correlator investigation"}]
+        for name, quote in _quotes(ctx["verdict"]):
+            links.append({"href": quote["link"], "text": name})
         if top:
             links += [
                 {"href": ev["link"], "text": _clip(f"{ev['source']}: {ev['summary']}", 200)}
@@ -187,19 +204,25 @@ class NoteRenderer:
                 if ev["link"]
             ]
         rem = ctx["remediation"]
+        verdict = ctx["verdict"]
         details: dict[str, Any] = {
             "correlator_investigation": ctx["url"],
             "phase": phase,
+            "verdict": _pd_verdict(verdict) if verdict else None,
             "likely_cause": top["statement"] if top else None,
             "confidence": f"{top['confidence']}%" if top else None,
             "service": top["service"] if top else ctx["service"],
-            "why": [ev["summary"] for ev in top["evidence"]] if top else [],
+            "why": [ev["summary"] for ev in ctx["why"]],
             "proposed_action": (
                 {"summary": rem["summary"], "commands": rem["commands"], "executed": False}
                 if rem
                 else None
             ),
-            "other_hypotheses": [f"{h['confidence']}% {h['statement']}" for h in ctx["others"]],
+            "other_hypotheses": [
+                f"{h['confidence']}% {h['service']}: less likely because {h['less_likely']}"
+                for h in ctx["runners_up"]
+            ],
+            "inconclusive": ctx["inconclusive"],
             "could_not_check": ctx["unchecked"],
         }
         return PagerDutyNote(
@@ -222,13 +245,60 @@ class NoteRenderer:
         }
 
 
+def _quotes(verdict: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
+    """The verdict's quotes that carry a link, named for a link list."""
+    if not verdict:
+        return []
+    names = (
+        ("change", "culprit change"),
+        ("diff", "culprit diff"),
+        ("span", "decisive span"),
+        ("log", "decisive log"),
+    )
+    return [(n, verdict[k]) for k, n in names if verdict.get(k) and verdict[k].get("link")]
+
+
+def _pd_verdict(v: dict[str, Any]) -> dict[str, Any]:
+    """The verdict as PagerDuty custom details: the same quotes as the note, as fields."""
+    change, span, log = v["change"], v["span"], v["log"]
+    return {
+        "cause": f"{v['fault']} in {v['service']} ({v['confidence']}%)",
+        "change": (
+            {k: change[k] for k in ("service", "versions", "commits", "time", "sources")}
+            if change
+            else None
+        ),
+        "flags": [f"{f['key']}={f['variant']}" for f in v["flags"]],
+        "span": (
+            {
+                k: span[k]
+                for k in (
+                    "service",
+                    "name",
+                    "statement",
+                    "peer",
+                    "duration",
+                    "baseline",
+                    "trace_id",
+                )
+            }
+            if span
+            else None
+        ),
+        "log": {k: log[k] for k in ("line", "service", "level", "trace_id")} if log else None,
+        "diff": v["diff"],
+        "action": v["action"],
+    }
+
+
 def _section(text: str) -> dict[str, Any]:
     body = _clip_lines(text, SLACK_SECTION_MAX)
     return {"type": "section", "text": {"type": "mrkdwn", "text": body}}
 
 
 def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip_lines(text, 3000)}]}
+    element = {"type": "mrkdwn", "text": _clip_lines(text, SLACK_SECTION_MAX)}
+    return {"type": "context", "elements": [element][:SLACK_CONTEXT_ELEMENTS_MAX]}
 
 
 def pagerduty_dedup_key(group_key: str, fallback: str) -> str:

@@ -5,8 +5,9 @@ turns an investigation at a phase into the messages to store (``Planned``), and 
 lists them in delivery order. The outbox (``correlator.notify.outbox``) loops over them; the
 connectors (``connectors/<vendor>.py``) only transport the payloads built here.
 
-Channels: ``slack`` (bot: post, then update, evidence thread), ``slack_webhook`` (one final
-post), ``pagerduty`` (Events v2 enrichment or REST incident notes), ``webhook`` (summary JSON).
+Channels: ``slack`` (bot: verdict card, then update; details thread reply, posted once under
+the card and then updated with it), ``slack_webhook`` (one final post), ``pagerduty`` (Events v2
+enrichment or REST incident notes), ``webhook`` (summary JSON).
 """
 
 from __future__ import annotations
@@ -75,20 +76,24 @@ def route_channels(
 def plan_slack(
     renderer: NoteRenderer, inv: Investigation, phase: str, opts: ChannelOptions
 ) -> list[Planned]:
-    """Post at ``rules``, update later; one evidence thread reply per message."""
+    """Post at ``running``/``rules``, update later; one details thread reply per message."""
     out: list[Planned] = []
     targets = route_channels(inv.alert.labels, opts.slack_routes, opts.slack_channel)
     note = renderer.slack(inv, phase=phase)
-    thread = renderer.slack_thread(inv, phase=phase) if phase != "resolved" else None
+    thread = renderer.slack_thread(inv, phase=phase) if phase != "running" else None
     for target in targets:
-        kind = "post" if phase == "rules" else "update"
+        kind = "post" if phase in ("running", "rules") else "update"
         payload = {"text": note.text, "blocks": note.blocks}
         out.append(Planned("slack", kind, target, payload, phase))
-        if thread is not None:
-            parent = message_key(inv.id, "slack", target)
-            tpayload = {"text": thread.text, "blocks": thread.blocks, "parent_key": parent}
-            # One thread reply per message: the UNIQUE key makes later phases no-ops.
-            out.append(Planned("slack", "thread", target, tpayload, "thread", f"{parent}:thread"))
+        if thread is None:
+            continue
+        parent = message_key(inv.id, "slack", target)
+        tpayload = {"text": thread.text, "blocks": thread.blocks, "parent_key": parent}
+        # One reply per message, edited in place like the card: a row per phase, and the
+        # worker turns every row after the first delivered one into a chat.update.
+        out.append(
+            Planned("slack", "thread", target, tpayload, f"thread:{phase}", f"{parent}:thread")
+        )
     return out
 
 

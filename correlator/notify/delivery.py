@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from correlator.errors import BackendError, BackendRateLimited, NotifyError
+from correlator.llm.redact import Redactor
 from correlator.metrics import Metrics
 from correlator.models import DeliveryState
 from correlator.notes import NoteRenderer
@@ -198,13 +199,14 @@ class OutboxWorker:
         """The note to send, or ``None`` and when to look again (parent not posted, edit limit)."""
         kind, target, external_id = row.kind, row.target, None
         payload = {k: v for k, v in row.payload.items() if k != "parent_key"}
-        if row.channel == "slack" and row.kind == "thread":
+        own = await self.store.message_ref(row.message_key) if row.channel == "slack" else None
+        if row.channel == "slack" and row.kind == "thread" and own is None:
             ref = await self.store.message_ref(str(row.payload.get("parent_key", "")))
             if ref is None:
                 return None, now + timedelta(seconds=self.poll_seconds)
             external_id, target = ref.external_id, ref.target or target
         elif row.channel == "slack":
-            ref = await self.store.message_ref(row.message_key)
+            ref = own
             kind = "post"
             if ref is not None:
                 kind, external_id, target = "update", ref.external_id, ref.target or target
@@ -282,6 +284,16 @@ class OutboxWorker:
             self.metrics.notifications_total.labels(channel=channel, outcome=outcome).inc()
 
 
+def note_renderer(settings: Settings) -> NoteRenderer:
+    """The deployment's note renderer: links to ``public_url``, quotes redacted like prompts."""
+    return NoteRenderer(
+        public_url=settings.public_url,
+        llm_configured=settings.llm.enabled,
+        feedback_buttons=settings.slack.signing_secret is not None,
+        redact=Redactor(emails=settings.llm.redact_emails).text,
+    )
+
+
 @asynccontextmanager
 async def running_outbox(
     settings: Settings,
@@ -301,11 +313,7 @@ async def running_outbox(
     opts = channel_options(settings)
     outbox = Outbox(
         store,
-        NoteRenderer(
-            public_url=settings.public_url,
-            llm_configured=settings.llm.enabled,
-            feedback_buttons=settings.slack.signing_secret is not None,
-        ),
+        note_renderer(settings),
         channels=tuple(notifiers),
         slack_channel=opts.slack_channel,
         slack_routes=opts.slack_routes,

@@ -20,7 +20,7 @@ from correlator.notes import NoteRenderer
 from correlator.notify.channels import CHANNELS, PLANNERS, ChannelOptions, Planned, message_key
 from correlator.store.notifications import OutboxStore
 
-PHASE_SEQ = {"rules": 1, "llm": 2, "resolved": 3}
+PHASE_SEQ = {"running": 0, "rules": 1, "llm": 2, "resolved": 3}
 
 
 def _utcnow() -> datetime:
@@ -75,7 +75,9 @@ class Outbox:
     def plan(self, inv: Investigation, *, phase: str) -> list[dict[str, Any]]:
         """The notification rows for ``inv`` at ``phase`` (pure; nothing is stored)."""
         rows: list[dict[str, Any]] = []
-        for channel in self.channels:
+        # Only Slack can show progress and edit it later: ``running`` goes nowhere else.
+        channels = ("slack",) if phase == "running" else self.channels
+        for channel in (c for c in channels if c in self.channels):
             planned = PLANNERS[channel](self.renderer, inv, phase, self.options)
             rows += [self._row(inv, phase, p) for p in planned]
         return rows

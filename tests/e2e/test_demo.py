@@ -41,11 +41,17 @@ def test_demo_once_prints_the_checkout_note() -> None:
     out = done.stdout
     assert done.returncode == 0, (out[-3000:], done.stderr[-3000:])
     assert "/ui/investigations/" in out
-    cause = out[out.index("Likely cause") :] if "Likely cause" in out else out
-    assert "checkout-api" in cause
-    assert "2.4.1" in cause
-    assert "new_checkout" in out  # the remediation names the flag
-    assert "7a3f9c2" in out or "2.4.0" in out  # ... and the rollback target
-    # the suspect change's diff: the top hunk quoted, the compare view linked
-    assert "Changed: `7a3f9c2 orders/history.go +12: SELECT ... FROM orders o" in cause
-    assert "(https://github.com/shop/checkout-api/compare/5e1d0b8...7a3f9c2)" in cause
+    # issue [note]: the verdict quotes the change, the slow statement and the log line
+    verdict = out[out.index("### Verdict") :].split("\n### ", 1)[0]
+    assert "checkout-api 2.4.0 -> 2.4.1, commit 5e1d0b8 -> 7a3f9c2" in verdict
+    assert "flag new_checkout=on" in verdict
+    assert "`SELECT shop.orders` on db-primary:5432 took " in verdict
+    assert "FROM orders o" in verdict
+    assert "`slow query: seq scan on orders (rows=1100000, duration_ms=" in verdict
+    assert "trace_id=" in verdict
+    assert out.count("2.4.0 -> 2.4.1") == 1  # one rollout, one line, whatever saw it
+    assert "? ->" not in out
+    assert "-> ?" not in out
+    # issue [diff]: the suspect change's top hunk quoted, the compare view linked
+    assert "**Changed:** `7a3f9c2 orders/history.go +12: SELECT ... FROM orders o" in verdict
+    assert "(https://github.com/shop/checkout-api/compare/5e1d0b8...7a3f9c2)" in verdict

@@ -128,7 +128,7 @@ async def test_post_then_update_same_message_with_thread_reply(env: Env, slack: 
     assert "LLM analysis in progress" in str(top["blocks"])
     (reply,) = slack.replies()
     assert reply["thread_ts"] in {ts for (_, ts) in slack.messages}
-    assert "Evidence for CheckoutErrorRate" in reply["text"]
+    assert "Details for CheckoutErrorRate" in reply["text"]
 
     await box.publish(inv, phase="llm")
     env.clock.advance(2)
@@ -141,9 +141,11 @@ async def test_post_then_update_same_message_with_thread_reply(env: Env, slack: 
     (top,) = slack.top_level()  # still one message: edited in place, twice
     assert top["updates"] == 2
     assert top["text"].startswith("[RESOLVED] CheckoutErrorRate")
-    assert len(slack.replies()) == 1
+    (reply,) = slack.replies()  # the details reply is edited in place too
+    assert reply["updates"] == 2
+    assert reply["text"].startswith("*Details for CheckoutErrorRate*")
     methods = [r.path.rsplit("/", 1)[-1] for r in slack.requests]
-    assert methods == ["chat.postMessage", "chat.postMessage", "chat.update", "chat.update"]
+    assert methods == ["chat.postMessage", "chat.postMessage"] + ["chat.update"] * 4
     updates = [r.body for r in slack.requests if r.path.endswith("chat.update")]
     assert {u["channel"] for u in updates} == {"C1H9RESGL"}  # the id the post returned
     assert all(s == "delivered" for *_, s in await row_states(env))

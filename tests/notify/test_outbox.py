@@ -81,7 +81,7 @@ def worker(store: OutboxStore, clock: Clock, **notifiers: ScriptedNotifier) -> O
     )
 
 
-async def test_post_then_update_same_message_and_thread_once(store: OutboxStore) -> None:
+async def test_post_then_update_card_and_thread_reply_in_place(store: OutboxStore) -> None:
     clock = Clock()
     outbox, slack = make(store, clock), ScriptedNotifier()
     w = worker(store, clock, slack=slack)
@@ -94,11 +94,36 @@ async def test_post_then_update_same_message_and_thread_once(store: OutboxStore)
     assert kinds == [
         ("post", None),
         ("thread", "1700000000.000001"),
-        ("update", "1700000000.000001"),
+        ("update", "1700000000.000001"),  # the card
+        ("update", "1700000000.000002"),  # the thread reply, edited in place (its own ts)
     ]
     assert slack.calls[2].target == "C0CHECKOUT"  # chat.update needs the channel id from the post
+    assert slack.calls[3].target == "C0CHECKOUT"
     states = await store.states(factory.rich().id)
     assert {s.state for s in states} == {DeliveryState.DELIVERED}
+
+
+async def test_running_card_is_posted_then_edited_into_the_verdict(store: OutboxStore) -> None:
+    clock = Clock()
+    outbox = make(store, clock, ("slack", "pagerduty", "webhook"))
+    slack, pd, hook = ScriptedNotifier(), ScriptedNotifier(), ScriptedNotifier()
+    w = worker(store, clock, slack=slack, pagerduty=pd, webhook=hook)
+    running = factory.rich().model_copy(update={"analysis": None, "evidence": None})
+    await outbox.publish(running, phase="running")
+    assert [r["kind"] for r in await store.all_rows()] == ["post"]  # Slack only, no thread yet
+    await w.run_once()
+    assert "*Investigating:*" in str(slack.calls[0].payload["blocks"])
+    clock.advance(2)
+    await outbox.publish(factory.rich(), phase="rules")
+    await w.run_once()
+    kinds = [(c.kind, c.external_id) for c in slack.calls]
+    assert kinds == [
+        ("post", None),
+        ("update", "1700000000.000001"),  # the same card, now with the verdict
+        ("thread", "1700000000.000001"),
+    ]
+    assert "*Verdict (82%):*" in str(slack.calls[1].payload["blocks"])
+    assert len(pd.calls) == len(hook.calls) == 1  # they start at the verdict
 
 
 async def test_pending_edits_coalesce_and_are_rate_limited(store: OutboxStore) -> None:
@@ -117,12 +142,15 @@ async def test_pending_edits_coalesce_and_are_rate_limited(store: OutboxStore) -
     clock.advance(1.5)
     await w.run_once()
     updates = [c for c in slack.calls if c.kind == "update"]
-    assert len(updates) == 1
+    assert len(updates) == 2  # the card and its thread reply, each edited once
     assert "RESOLVED" in str(updates[0].payload["blocks"])
     states = await store.states(inv.id)
-    assert sorted(s.state.value for s in states if s.kind != "thread") == [
+    assert sorted(s.state.value for s in states) == [
         "delivered",
         "delivered",
+        "delivered",
+        "delivered",
+        "superseded",
         "superseded",
     ]
 

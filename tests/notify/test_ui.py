@@ -13,7 +13,7 @@ from correlator.api import AppDeps, create_app
 from correlator.models import Investigation, LLMCallRecord, LLMReport, LLMStageStats
 from correlator.settings import Settings
 from correlator.store import SqlStore
-from tests.notify import factory
+from tests.notify import factory, quoting
 
 
 async def seed(store: SqlStore, inv: Investigation) -> Investigation:
@@ -134,3 +134,14 @@ async def test_detail_page_shows_what_was_sent_to_the_llm(tmp_path: Path) -> Non
     assert "abababababababab" in html
     assert "4321" in html
     assert "jwt 2, password 1" in html
+
+
+async def test_detail_page_shows_the_verdict_quotes(tmp_path: Path) -> None:
+    async with ui_client(tmp_path) as (client, store):
+        inv = await seed(store, quoting.quoting())
+        text = (await client.get(f"/ui/investigations/{inv.id}")).text
+        verdict = text.split('<section id="verdict-quotes">', 1)[1].split("</section>", 1)[0]
+        assert "checkout-api 2.4.0 -&gt; 2.4.1, commit 5e1d0b8 -&gt; 7a3f9c2" in verdict
+        assert "flag new_checkout=on" in verdict
+        assert "<code>SELECT shop.orders</code> on db-primary:5432 took 1.2 s" in verdict
+        assert f"<code>{quoting.LOG}</code>" in verdict

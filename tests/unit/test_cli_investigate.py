@@ -27,9 +27,10 @@ def test_investigate_text_summary(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert rc == 0
     assert out.startswith("## FIRING DemoSlowCheckout (warning)")
-    assert "Likely cause: not determined" in out
-    assert "LLM analysis skipped: no model configured" in out
-    assert "demo_request_duration_seconds_bucket{route=" in out
+    assert "### Inconclusive" in out
+    assert "LLM: skipped, no model configured" in out
+    assert "- Prometheus: not configured (4 queries)" in out  # once per backend, not per query
+    assert "rate(demo_request_duration_seconds_bucket[30s])" in out  # a next query to run
 
 
 def test_investigate_several_alerts_prints_a_list(

@@ -122,9 +122,9 @@ async def test_hooks_run_in_order_and_checkpoint_after_each_stage() -> None:
     assert out.analysis is not None
     assert out.analysis.top is not None
     assert out.analysis.top.statement == "slow query"
-    assert notes.phases == ["rules"]
-    assert checkpoints[-1] == ["alert", "evidence", "rules", "notes", "llm"]
-    assert len(checkpoints) == 5
+    assert notes.phases == ["running", "rules"]  # the "investigating" card, then the verdict
+    assert checkpoints[-1] == ["alert", "notes_running", "evidence", "rules", "notes", "llm"]
+    assert len(checkpoints) == 6
 
 
 async def test_a_backend_error_in_a_stage_is_recorded_not_raised() -> None:

@@ -24,7 +24,7 @@ from correlator.api.context import UI_COOKIE, AppContext, get_context, read_body
 from correlator.api.ui import view
 from correlator.models import FaultType, Investigation, InvestigationStatus, NotificationState
 from correlator.models.alert import alert_service
-from correlator.notes import NoteRenderer
+from correlator.notify.delivery import note_renderer
 from correlator.templating import make_environment
 
 UI_ROOT = Path(view.__file__).resolve().parent
@@ -147,9 +147,7 @@ async def detail_page(investigation_id: str, ctx: AppContext = Depends(get_conte
     inv = await ctx.store.get(investigation_id)
     if inv is None:
         raise HTTPException(404, "no such investigation")
-    renderer = NoteRenderer(
-        public_url=ctx.settings.public_url, llm_configured=ctx.settings.llm.enabled
-    )
+    renderer = note_renderer(ctx.settings)
     phase = "resolved" if inv.alert_status.value == "resolved" else "llm"
     note = renderer.view(inv, phase=phase)
     te = view.exemplar_trace(inv)
