@@ -22,6 +22,7 @@ from correlator.lab.replay.record import RecordError, record_scenario
 from correlator.lab.scenarios import load_scenario, parse_exemplars
 from correlator.lab.simulator.harness import simulator_settings
 from correlator.lab.simulator.server import running_simulator
+from correlator.settings import GitSettings
 
 pytestmark = [
     pytest.mark.e2e,
@@ -46,7 +47,10 @@ def test_record_then_replay_offline_ranks_the_same(
 ) -> None:
     out = tmp_path / "incident-recorded"
     with running_simulator(live_stack) as sim:
+        # recordings do not carry Git compare responses yet (#18 follow-up): record and replay
+        # both without a Git provider, so the two runs see the same evidence
         settings = simulator_settings(sim.url, sim.scenario)
+        settings = settings.model_copy(update={"git": GitSettings()})
         body: dict[str, Any] = json.loads(json.dumps(sim.scenario.alert))
         body["alerts"][0]["annotations"]["description"] = f"db login failed {SECRET}"
         result = asyncio.run(record_scenario(body, settings, out))
@@ -61,7 +65,10 @@ def test_record_then_replay_offline_ranks_the_same(
     # the directory is a valid scenario in the documented format
     rec = load_scenario(out)
     assert rec.meta.origin == "recorded"
-    assert rec.meta.settings == sim.scenario.meta.settings
+    # `correlator record` does not capture Git compare responses yet (issue #18 follow-up), so a
+    # scenario's `git` block is the one setting a recording cannot carry over.
+    expected = {k: v for k, v in sim.scenario.meta.settings.items() if k != "git"}
+    assert rec.meta.settings == expected
     assert rec.traces
     for tid, trace in rec.traces.items():
         assert "trace" in trace  # Tempo v2 shape
