@@ -67,6 +67,7 @@ ParamValue = str | int | float | bool | None
 Params = Mapping[str, ParamValue | Sequence[ParamValue]]
 Sleep = Callable[[float], Awaitable[None]]
 TENANT_HEADER = "X-Scope-OrgID"
+SETTLED_SECONDS = 60.0  # a range that ended this long ago no longer changes (see settled_ttl)
 
 __all__ = [
     "TENANT_HEADER",
@@ -213,6 +214,16 @@ class BackendClient:
         if cache_ttl:
             self.cache.put(key, value, cache_ttl)
         return value
+
+    def settled_ttl(self, end: datetime) -> float | None:
+        """``cache_ttl`` for a range query ending at ``end``: the configured past-query TTL
+        once the range is settled (ended ``SETTLED_SECONDS`` ago: late samples and rule
+        evaluations have landed), else ``None``. Investigations of one group or service ask
+        identical settled queries; the cache answers all but the first."""
+        ttl = self.settings.past_query_cache_seconds
+        if not ttl or end > self._wall_clock() - timedelta(seconds=SETTLED_SECONDS):
+            return None
+        return ttl
 
     def decode_json(self, response: httpx.Response) -> Any:
         """JSON body or ``BackendBadResponse`` (HTML error page, truncated or empty body)."""

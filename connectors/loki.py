@@ -63,7 +63,9 @@ class _LokiApi:
         self.headers = {ENCODING_HEADER: CATEGORIZE} if categorize else {}
         self.direction = direction
 
-    async def query_range(self, query: str, start: str, end: str, limit: int) -> Any:
+    async def query_range(
+        self, query: str, start: str, end: str, limit: int, cache_ttl: float | None = None
+    ) -> Any:
         params = {
             "query": query,
             "start": start,
@@ -72,7 +74,7 @@ class _LokiApi:
             "direction": self.direction,
         }
         return await self.http.get_json(
-            "/loki/api/v1/query_range", params=params, headers=self.headers
+            "/loki/api/v1/query_range", params=params, headers=self.headers, cache_ttl=cache_ttl
         )
 
 
@@ -95,8 +97,9 @@ class LokiSource:
     async def query_range(self, logql: str, window: TimeWindow, limit: int) -> list[LogLine]:
         """Up to ``limit`` lines matching ``logql`` in ``window`` (end inclusive), oldest first."""
         end = window.end + timedelta(microseconds=1)  # Loki's end is exclusive
+        ttl = self._api.http.settled_ttl(window.end)
         body = await self._api.query_range(
-            logql, to_nanos(window.start), to_nanos(end), max(1, limit)
+            logql, to_nanos(window.start), to_nanos(end), max(1, limit), ttl
         )
         data = body.get("data") if isinstance(body, Mapping) else None
         if not isinstance(data, Mapping):

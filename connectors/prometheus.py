@@ -44,8 +44,8 @@ class _PrometheusApi:
     def __init__(self, http: BackendClient) -> None:
         self.http = http
 
-    async def _data(self, path: str, params: dict[str, str]) -> Any:
-        body = await self.http.get_json(path, params=params)
+    async def _data(self, path: str, params: dict[str, str], cache_ttl: float | None = None) -> Any:
+        body = await self.http.get_json(path, params=params, cache_ttl=cache_ttl)
         if not isinstance(body, dict):
             raise BackendBadResponse(BACKEND, f"{path}: body is {type(body).__name__}")
         if body.get("status") != "success":
@@ -53,13 +53,14 @@ class _PrometheusApi:
             raise BackendRejected(BACKEND, f"{path}: {detail or 'status is not success'}")
         return body.get("data")
 
-    async def query_exemplars(self, query: str, start: str, end: str) -> Any:
-        params = {"query": query, "start": start, "end": end}
-        return await self._data("/api/v1/query_exemplars", params)
+    async def query_exemplars(self, query: str, window: TimeWindow) -> Any:
+        params = {"query": query, "start": _ts(window.start), "end": _ts(window.end)}
+        ttl = self.http.settled_ttl(window.end)
+        return await self._data("/api/v1/query_exemplars", params, ttl)
 
-    async def query_range(self, query: str, start: str, end: str, step: str) -> Any:
-        params = {"query": query, "start": start, "end": end, "step": step}
-        return await self._data("/api/v1/query_range", params)
+    async def query_range(self, query: str, window: TimeWindow, step: str) -> Any:
+        params = {"query": query, "start": _ts(window.start), "end": _ts(window.end), "step": step}
+        return await self._data("/api/v1/query_range", params, self.http.settled_ttl(window.end))
 
     async def alert_rules(self) -> Any:
         return await self._data("/api/v1/rules", {"type": "alert"})
@@ -83,7 +84,7 @@ class PrometheusSource:
 
     async def query_exemplars(self, expr: str, window: TimeWindow) -> list[Exemplar]:
         """Exemplars carrying a valid trace id (normalised hex) for ``expr``'s selectors."""
-        data = await self._api.query_exemplars(expr, _ts(window.start), _ts(window.end))
+        data = await self._api.query_exemplars(expr, window)
         if data is None:
             return []
         if not isinstance(data, list):
@@ -122,9 +123,7 @@ class PrometheusSource:
     ) -> list[MetricSeries]:
         """Matrix series of ``expr``; values as floats (NaN/Inf kept), histogram samples skipped."""
         step = max(step_seconds, window.seconds / MAX_POINTS, 0.001)
-        data = await self._api.query_range(
-            expr, _ts(window.start), _ts(window.end), f"{step:.3f}".rstrip("0").rstrip(".")
-        )
+        data = await self._api.query_range(expr, window, f"{step:.3f}".rstrip("0").rstrip("."))
         if not isinstance(data, Mapping):
             raise BackendBadResponse(BACKEND, "query_range: data is not an object")
         kind = data.get("resultType")

@@ -46,9 +46,13 @@ class _TempoApi:
             f"/api/traces/{hex_id}", headers=_JSON, cache_ttl=self.trace_cache_ttl
         )
 
-    async def search(self, q: str, start: int, end: int, limit: int) -> Any:
+    async def search(
+        self, q: str, start: int, end: int, limit: int, cache_ttl: float | None = None
+    ) -> Any:
         params: Params = {"q": q, "start": start, "end": end, "limit": limit}
-        return await self.http.get_json("/api/search", params=params, headers=_JSON)
+        return await self.http.get_json(
+            "/api/search", params=params, headers=_JSON, cache_ttl=cache_ttl
+        )
 
 
 class TempoSource:
@@ -103,7 +107,8 @@ class TempoSource:
         """Normalised 32-hex trace ids matching ``traceql`` in ``window``, Tempo's order."""
         start = math.floor(window.start.timestamp())
         end = math.ceil(window.end.timestamp())
-        doc = await self._api.search(traceql, start, end, limit)
+        ttl = self._api.http.settled_ttl(window.end)
+        doc = await self._api.search(traceql, start, end, limit, ttl)
         if not isinstance(doc, dict):
             raise BackendBadResponse(BACKEND, f"search answered {type(doc).__name__}")
         traces = doc.get("traces") or []

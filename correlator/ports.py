@@ -9,7 +9,7 @@ those into status envelopes, so nothing below ever reaches a caller as a crash.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -207,6 +207,18 @@ class StoredEvent:
     payload: dict[str, object] = field(default_factory=dict)
 
 
+@dataclass
+class GroupIntake:
+    """What one Alertmanager notification did to its group's investigation."""
+
+    investigation: Investigation
+    created: bool
+    outcomes: list[str] = field(default_factory=list)  # per alert: new | duplicate | resolved
+    joined: int = 0  # firing alerts new to an existing investigation
+    rerun: bool = False  # they widened the evidence scope: a debounced re-run is due
+    resolved_now: bool = False  # the group's last firing alert resolved with this notification
+
+
 class Store(Protocol):
     """Durable investigations, their work queue and events, and deploys (satisfies DeployStore).
 
@@ -228,6 +240,17 @@ class Store(Protocol):
     async def mark_resolved(
         self, fingerprint: str, starts_at: datetime, ends_at: datetime | None
     ) -> Investigation | None: ...
+
+    async def intake_group(
+        self,
+        alerts: Sequence[Alert],
+        *,
+        group_labels: Mapping[str, str],
+        debounce_seconds: float,
+    ) -> GroupIntake:
+        """One notification of an Alertmanager group (same receiver and groupKey), committed
+        in one transaction: one investigation per open group (``correlator.store.groups``)."""
+        ...
 
     async def claim_next(self, owner: str, lease_seconds: float) -> Investigation | None: ...
 

@@ -48,6 +48,14 @@ class BackendSettings(BaseModel):
     basic_user: str | None = None
     basic_password: SecretStr | None = None
     tenant: str | None = Field(default=None, description="X-Scope-OrgID for Tempo/Loki/Mimir")
+    past_query_cache_seconds: float = Field(
+        default=30.0,
+        ge=0.0,
+        description=(
+            "range queries (metrics, exemplars, logs, trace search) whose range ended over a"
+            " minute ago are cached this long, shared by concurrent investigations (0 = off)"
+        ),
+    )
 
     @property
     def link_base(self) -> str | None:
@@ -250,6 +258,38 @@ class Settings(BaseSettings):
         "when host is a loopback address, else any",
     )
     workers: int = Field(default=4, ge=1, le=256)
+    worker_processes: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description=(
+            "`serve` runs the workers in this many separate processes sharing the store, so"
+            " webhook intake never waits for investigation CPU; 0 = workers inside the HTTP"
+            " process (`serve --worker-processes N` overrides)"
+        ),
+    )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="CPU niceness added to worker processes (intake keeps the CPU first)",
+    )
+    grouping: Literal["alertmanager", "alert"] = Field(
+        default="alertmanager",
+        description=(
+            "`alertmanager`: one investigation (and one note) per Alertmanager group"
+            " (receiver + groupKey); `alert`: one per alert (fingerprint + startsAt)"
+        ),
+    )
+    group_debounce_seconds: float = Field(
+        default=5.0,
+        ge=0.0,
+        le=3600.0,
+        description=(
+            "a group whose new alerts widen the evidence scope (new service or expression)"
+            " re-runs once no further widening arrived for this long"
+        ),
+    )
     queue_depth_warn: int = Field(default=1000, ge=1)
     retention_days: int = Field(default=30, ge=1)
     feedback_token: SecretStr | None = Field(

@@ -11,7 +11,13 @@ Plug-in points for the other stages (evidence, rules, llm, notes) are in ``_pipe
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
+import logging
+import os
+import signal
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -60,10 +66,14 @@ from correlator.rules import RankStage, RuleSet, load_ruleset
 from correlator.scheduler import Jobs, build_scheduler, lease_seconds
 from correlator.settings import BackendSettings, Settings
 from correlator.store import SqlStore, StoreEventSink
-from correlator.worker import Runner, WorkerPool, owner_id
+from correlator.store.engine import is_memory_sqlite
+from correlator.telemetry import configure_logging, configure_tracing
+from correlator.worker import ProcessWorkers, Runner, WorkerPool, owner_id, serve_wakeups
 
 if TYPE_CHECKING:
     from connectors.slack import SlackNotifier
+
+log = logging.getLogger(__name__)
 
 BACKENDS = ("prometheus", "tempo", "loki", "grafana", "alertmanager")
 
@@ -205,12 +215,14 @@ def _pipeline_deps(
     memory: IncidentRecall | None = store if isinstance(store, SqlStore) else None
 
     async def evidence(inv: Investigation) -> EvidenceBundle:
+        group = inv.group.alerts if inv.group is not None else []
         bundle = await gather(
             inv.alert,
             sources=sources,
             settings=settings,
             metric_queries=lambda services: ruleset.metric_queries(inv.alert, services),
             now=llm.now,
+            also_services=sorted({a.service for a in group if a.service}),
         )
         if memory is None:
             return bundle
@@ -358,7 +370,7 @@ class Service:
     """The long-running parts around the pipeline, built but not started (``correlator serve``)."""
 
     events: EventSink
-    pool: WorkerPool
+    pool: WorkerPool | ProcessWorkers
     jobs: Jobs
     scheduler: AsyncIOScheduler
 
@@ -367,16 +379,7 @@ def assemble_service(rt: Runtime, *, worker_poll_seconds: float = 2.0) -> Servic
     """Worker pool, scheduled jobs and scheduler on top of ``rt`` (the API starts them)."""
     settings = rt.settings
     events = StoreEventSink(rt.store)
-    pool = WorkerPool(
-        rt.store,
-        rt.runner(),
-        concurrency=settings.workers,
-        lease_seconds=lease_seconds(settings),
-        metrics=rt.metrics,
-        events=events,
-        poll_seconds=worker_poll_seconds,
-        owner=rt.owner,
-    )
+    pool = _workers(rt, events, worker_poll_seconds)
     jobs = Jobs(
         rt.store,
         settings=settings,
@@ -386,6 +389,26 @@ def assemble_service(rt: Runtime, *, worker_poll_seconds: float = 2.0) -> Servic
         wake=pool.wake,
     )
     return Service(events, pool, jobs, build_scheduler(jobs, settings))
+
+
+def _workers(rt: Runtime, events: EventSink, poll_seconds: float) -> WorkerPool | ProcessWorkers:
+    """Worker processes when configured (a store other processes can open), else in-process."""
+    settings = rt.settings
+    if settings.worker_processes:
+        if not is_memory_sqlite(settings.database_url):
+            doc = settings.model_dump()
+            return ProcessWorkers(run_worker_process, doc, settings.worker_processes)
+        log.warning("worker_processes ignored: an in-memory SQLite store is not shared")
+    return WorkerPool(
+        rt.store,
+        rt.runner(),
+        concurrency=settings.workers,
+        lease_seconds=lease_seconds(settings),
+        metrics=rt.metrics,
+        events=events,
+        poll_seconds=poll_seconds,
+        owner=rt.owner,
+    )
 
 
 async def investigate_once(
@@ -428,3 +451,48 @@ async def _run_claimed(rt: Runtime, claimed: Investigation) -> Investigation:
     await rt.store.save(final, owner=rt.owner)
     got = await rt.store.get(final.id)
     return got if got is not None else final
+
+
+WORKER_PROCESS_GRACE_SECONDS = 10.0
+
+
+def run_worker_process(doc: dict[str, object], wake: socket.socket) -> None:
+    """Entry point of one ``serve --worker-processes`` child (``worker.ProcessWorkers``).
+
+    ``doc`` is the parent's ``Settings.model_dump()``: the child runs with exactly the parent's
+    settings, however they were given (YAML, env, flags). Ctrl-C reaches the whole process
+    group, so the child ignores SIGINT and lets the parent stop it with SIGTERM (drain, then
+    re-queue what is still running).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    settings = Settings(**doc)  # type: ignore[arg-type]
+    with contextlib.suppress(OSError):
+        os.nice(settings.worker_nice)
+    configure_logging(settings.log_level)
+    provider = configure_tracing()
+    try:
+        asyncio.run(_worker_process(settings, wake))
+    finally:
+        if provider is not None:
+            provider.shutdown()
+
+
+async def _worker_process(settings: Settings, wake: socket.socket) -> None:
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with open_runtime(settings, metrics=Metrics()) as rt:
+        pool = WorkerPool(
+            rt.store,
+            rt.runner(),
+            concurrency=settings.workers,
+            lease_seconds=lease_seconds(settings),
+            metrics=rt.metrics,
+            events=StoreEventSink(rt.store),
+            owner=rt.owner,
+        )
+        pool.start()
+        listener = asyncio.create_task(serve_wakeups(wake, pool, stop))
+        await stop.wait()
+        listener.cancel()
+        await pool.stop(WORKER_PROCESS_GRACE_SECONDS)
+    wake.close()

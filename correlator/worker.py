@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from multiprocessing.process import BaseProcess
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -158,3 +160,136 @@ class WorkerPool:
             if not await self._store.renew_lease(investigation_id, self.owner, self._lease):
                 log.warning("investigation %s: lease lost", investigation_id)
                 return
+
+
+class ProcessWorkers:
+    """Workers in ``count`` separate processes sharing the store (``serve --worker-processes``).
+
+    The HTTP process then runs no investigation at all, so webhook intake never waits for
+    pipeline CPU (the GIL and the event loop stay with intake); each child runs a ``WorkerPool``
+    of ``settings.workers`` tasks, at a lower CPU priority (``worker_nice``). Children are
+    spawned (not forked: no inherited event loop, engine or sockets) by calling ``target(doc,
+    sock)``; ``sock`` is the child's end of a stream socket pair, on which ``wake`` sends one
+    byte (dropped when the buffer is full: a wake-up is already pending) and whose EOF tells a
+    child its parent died, so no orphan keeps claiming work. A child that exits is restarted;
+    the work it held comes back when its lease expires (``requeue_stuck``).
+    """
+
+    def __init__(
+        self,
+        target: Callable[[dict[str, object], socket.socket], None],
+        doc: dict[str, object],
+        count: int,
+        *,
+        supervise_seconds: float = 1.0,
+    ) -> None:
+        self._target = target
+        self._doc = doc
+        self._count = count
+        self._supervise_seconds = supervise_seconds
+        self._children: dict[int, tuple[BaseProcess, socket.socket]] = {}
+        self._watch: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._ready: set[int] = set()
+
+    @property
+    def ready(self) -> int:
+        """Children whose worker pool is running (each says so once over its socket)."""
+        return len(self._ready)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p, _ in self._children.values() if p.pid is not None]
+
+    def wake(self) -> None:
+        for _, sock in self._children.values():
+            with contextlib.suppress(OSError):  # BlockingIOError: a wake-up is already pending
+                sock.send(b"w")
+
+    def start(self) -> None:
+        for n in range(self._count):
+            self._spawn(n)
+        self._watch = asyncio.create_task(self._supervise(), name="correlator-worker-processes")
+
+    def _spawn(self, n: int) -> None:
+        parent, child = socket.socketpair()
+        proc = multiprocessing.get_context("spawn").Process(
+            target=self._target, args=(self._doc, child), name=f"correlator-worker-{n}"
+        )
+        proc.start()
+        child.close()
+        parent.setblocking(False)
+        self._ready.discard(n)
+        self._children[n] = (proc, parent)
+        asyncio.get_running_loop().add_reader(parent.fileno(), self._on_message, n, parent)
+        log.info("worker process %d started (pid %s)", n, proc.pid)
+
+    def _on_message(self, n: int, sock: socket.socket) -> None:
+        try:
+            data = sock.recv(64)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            self._ready.add(n)
+        else:  # the child closed its end (it exited); the supervisor restarts it
+            asyncio.get_running_loop().remove_reader(sock.fileno())
+            self._ready.discard(n)
+
+    def _close(self, sock: socket.socket) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            asyncio.get_running_loop().remove_reader(sock.fileno())
+        sock.close()
+
+    async def _supervise(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self._supervise_seconds)
+            for n, (proc, sock) in list(self._children.items()):
+                if not proc.is_alive() and not self._stopping:
+                    log.warning(
+                        "worker process %s exited (%s); restarting", proc.pid, proc.exitcode
+                    )
+                    sock.close()
+                    self._spawn(n)
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """SIGTERM every child (each drains like ``WorkerPool.stop``), then wait; kill late ones."""
+        self._stopping = True
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+        for proc, _ in self._children.values():
+            if proc.is_alive():
+                proc.terminate()
+        loop = asyncio.get_running_loop()
+        for proc, sock in self._children.values():
+            await loop.run_in_executor(None, proc.join, grace_seconds + 5.0)
+            if proc.is_alive():
+                proc.kill()
+                await loop.run_in_executor(None, proc.join, 5.0)
+            self._close(sock)
+        self._children.clear()
+
+
+async def serve_wakeups(sock: socket.socket, pool: WorkerPool, stop: asyncio.Event) -> None:
+    """Child side of ``ProcessWorkers``: say ready, then wake ``pool`` per byte received; EOF
+    (the parent is gone) sets ``stop``."""
+    loop = asyncio.get_running_loop()
+    sock.setblocking(False)
+    try:
+        await loop.sock_sendall(sock, b"r")  # ready: ``ProcessWorkers.ready`` counts it
+    except OSError:  # the parent died while this process was starting
+        log.warning("worker process %d: parent gone before start; stopping", os.getpid())
+        stop.set()
+        return
+    while not stop.is_set():
+        try:
+            data = await loop.sock_recv(sock, 256)
+        except OSError:
+            data = b""
+        if not data:
+            log.warning("worker process %d: parent gone; stopping", os.getpid())
+            stop.set()
+            return
+        pool.wake()

@@ -37,6 +37,7 @@ class AppContext:
     throttle: AuthThrottle = field(default_factory=AuthThrottle)
     feedback: FeedbackStore | None = None
     slack: SlackActions | None = None
+    depth_read_at: float = 0.0  # monotonic time intake last refreshed the queue-depth gauges
 
 
 def get_context(request: Request) -> AppContext:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from correlator.api.context import AppContext, get_context
 from correlator.api.feedback import refresh_accuracy_metrics
+from correlator.worker import ProcessWorkers
 
 router = APIRouter(tags=["health"])
 
@@ -18,9 +19,13 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "database unreachable"}})
-async def readyz(ctx: AppContext = Depends(get_context)) -> JSONResponse:
+async def readyz(request: Request, ctx: AppContext = Depends(get_context)) -> JSONResponse:
     if await ctx.store.ping():
-        return JSONResponse({"status": "ready", "database": "ok"})
+        body: dict[str, object] = {"status": "ready", "database": "ok"}
+        pool = getattr(request.app.state, "workers", None)
+        if isinstance(pool, ProcessWorkers):  # informative: intake works before they are up
+            body["worker_processes_ready"] = pool.ready
+        return JSONResponse(body)
     return JSONResponse({"status": "not ready", "database": "unreachable"}, status_code=503)
 
 

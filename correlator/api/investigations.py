@@ -13,7 +13,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from correlator.api.context import AppContext, get_context, require_read_token
 from correlator.models import AlertStatus, Investigation, InvestigationStatus
@@ -41,6 +41,9 @@ class InvestigationSummary(BaseModel):
     partial: str | None = None
     error: str | None = None
     top_hypothesis: str | None = None
+    group_key: str | None = Field(default=None, description="Alertmanager group, when grouped")
+    alerts: int = Field(default=1, description="alerts of the investigation (its group's)")
+    alerts_firing: int = Field(default=1, description="of which still firing")
 
     @classmethod
     def of(cls, inv: Investigation, service_labels: Sequence[str]) -> InvestigationSummary:
@@ -59,6 +62,11 @@ class InvestigationSummary(BaseModel):
             partial=inv.partial,
             error=inv.error,
             top_hypothesis=top.statement if top else None,
+            group_key=inv.group.group_key if inv.group else None,
+            alerts=len(inv.group.alerts) if inv.group else 1,
+            alerts_firing=inv.group.firing
+            if inv.group
+            else int(inv.alert_status.value == "firing"),
         )
 
 

@@ -1,14 +1,17 @@
 """``POST /api/v1/webhooks/alertmanager``: ack fast, work later.
 
-Every alert of the body is durably stored (one investigation per fingerprint + startsAt) before
-the 202 goes out; workers pick the work up afterwards. Re-sends return the existing ids. A
-``resolved`` alert marks its investigation's alert resolved (creating the investigation when
-the firing notification never reached us) and re-publishes the note of a finished one.
+Every alert of the body is durably stored before the 202 goes out (``grouping: alertmanager``:
+one investigation per Alertmanager group, ``correlator.api.group_intake``; ``grouping: alert``:
+one per fingerprint + startsAt); workers pick the work up afterwards. Re-sends return the
+existing ids. A ``resolved`` alert marks its investigation's alert resolved (creating the
+investigation when the firing notification never reached us) and re-publishes the note of a
+finished one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC
 
 from fastapi import APIRouter, Depends, Request
@@ -24,6 +27,7 @@ from correlator.api.context import (
     require_webhook_token,
     validate,
 )
+from correlator.api.group_intake import grouped, intake_group
 from correlator.llm.redact import Redactor, redact_model
 from correlator.models import (
     Alert,
@@ -35,6 +39,7 @@ from correlator.models import (
 
 router = APIRouter(tags=["intake"])
 MAX_YEAR = 9000
+DEPTH_REFRESH_SECONDS = 0.5
 
 
 class IntakeItem(BaseModel):
@@ -74,12 +79,17 @@ async def alertmanager_webhook(
         raise
     # labels, annotations and URLs redacted as they enter, off the event loop (D6)
     alerts = await asyncio.to_thread(_redacted, hook.to_alerts(), ctx.settings.llm.redact_emails)
-    items = await _intake(ctx, alerts)
+    if grouped(ctx, hook):
+        items = await intake_group(ctx, hook, alerts)
+    else:
+        items = await _intake(ctx, alerts)
     ctx.metrics.webhooks_total.labels(outcome="accepted").inc()
     ctx.wake()
-    depth = await ctx.store.queue_depth()
-    ctx.metrics.queue_depth.set(depth)
-    ctx.metrics.queue_over_limit.set(1 if depth > ctx.settings.queue_depth_warn else 0)
+    if time.monotonic() - ctx.depth_read_at >= DEPTH_REFRESH_SECONDS:  # a COUNT per webhook
+        ctx.depth_read_at = time.monotonic()  # would cost every sender of a storm a query
+        depth = await ctx.store.queue_depth()
+        ctx.metrics.queue_depth.set(depth)
+        ctx.metrics.queue_over_limit.set(1 if depth > ctx.settings.queue_depth_warn else 0)
     return IntakeResponse(
         investigations=[
             IntakeItem(id=i.id, fingerprint=i.fingerprint, status=i.status) for i in items

@@ -22,6 +22,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="allow a non-loopback address without CORRELATOR_WEBHOOK_TOKEN/CORRELATOR_UI_TOKEN",
     )
+    serve.add_argument(
+        "--worker-processes",
+        type=int,
+        metavar="N",
+        help="run the workers in N separate processes so intake never waits for investigation"
+        " CPU (default: settings worker_processes, 0 = inside the HTTP process)",
+    )
     serve.set_defaults(func=_serve)
     once = sub.add_parser(
         "investigate", help="run the pipeline once on an Alertmanager webhook body (JSON file)"
@@ -38,7 +45,10 @@ def _serve(args: argparse.Namespace) -> int:
     from correlator.settings import load_settings
     from correlator.telemetry import configure_logging, configure_tracing
 
-    settings = load_settings(args.config)
+    overrides = {}
+    if args.worker_processes is not None:
+        overrides["worker_processes"] = args.worker_processes
+    settings = load_settings(args.config, **overrides)
     configure_logging(settings.log_level)
     provider = configure_tracing()
     host = args.host or settings.host

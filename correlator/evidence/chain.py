@@ -70,12 +70,16 @@ async def gather(
     settings: Settings,
     metric_queries: MetricQueries | None = None,
     now: datetime | None = None,
+    also_services: Sequence[str] = (),
 ) -> EvidenceBundle:
     """All the evidence for ``alert`` within ``settings.evidence_deadline_seconds``.
 
+    ``also_services``: the other services of the alert's group (``grouping: alertmanager``),
+    whose patterns and metric queries are read next to the alert service's.
     Never raises: every failure is an envelope in ``bundle.items`` (see ``bundle.missing()``).
     """
     run = _Gather(alert, sources, settings, metric_queries, now or datetime.now(UTC))
+    run.also = [s for s in dict.fromkeys(also_services) if s and s != run.service]
     seconds = settings.evidence_deadline_seconds
     try:
         with deadline_scope(seconds):
@@ -108,8 +112,12 @@ class _Gather:
         self.alert, self.sources, self.settings = alert, sources, settings
         self.rec = Recorder()
         prom = settings.prometheus
+        span = prom.exemplar_lookback_seconds + prom.exemplar_grace_seconds
         start = alert.starts_at - timedelta(seconds=prom.exemplar_lookback_seconds)
-        end = min(alert.starts_at + timedelta(seconds=prom.exemplar_grace_seconds), now)
+        end = alert.starts_at + timedelta(seconds=prom.exemplar_grace_seconds)
+        if end > now:  # a window still open ends at "now", floored to the query step
+            now = align(now, max(1.0, round(span / 200)))
+            end = now
         self.now = now
         self.window = TimeWindow(start=start, end=max(end, alert.starts_at + timedelta(seconds=1)))
         self.onset = alert.starts_at
@@ -131,6 +139,7 @@ class _Gather:
         self.traces = TraceChain(self.rec, sources, settings)
         self.per_service = ServiceEvidence(self.rec, sources, settings, metric_queries)
         self.diffs = DiffChain(self.rec, sources.changes, settings)
+        self.also: list[str] = []
 
     def bundle(self) -> EvidenceBundle:
         """The bundle in a canonical order, whatever order the backends answered in: the same
@@ -162,7 +171,7 @@ class _Gather:
 
     async def run(self) -> None:
         if self.service:
-            self.per_service.plan({self.service})
+            self.per_service.plan([self.service, *self.also])
         await self._resolve_expr()
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._annotations())
@@ -303,7 +312,7 @@ class _Gather:
         """Patterns and metric queries: the alert's service once the onset is known, the
         services the traces implicate once they are fetched (while their logs are read)."""
         await asyncio.wait([shape])
-        first = [self.service] if self.service else []
+        first = [self.service, *self.also] if self.service else list(self.also)
         async with asyncio.TaskGroup() as tg:
             if first:
                 tg.create_task(self.per_service.gather(first, self.onset, self.now))
@@ -382,6 +391,14 @@ class _Gather:
         found = [s for t in tasks for s in t.result()]
         changes = ch.changes_from_version_series(found, self.settings)
         self._add_changes(changes, "prometheus")
+
+
+def align(t: datetime, step: float) -> datetime:
+    """``t`` floored to a multiple of ``step`` seconds: investigations started within one step
+    of each other (a storm, a group's re-run) send identical URLs for a window that ends at
+    "now", so the shared HTTP client coalesces them instead of asking again with other
+    milliseconds."""
+    return datetime.fromtimestamp(math.floor(t.timestamp() / step) * step, tz=UTC)
 
 
 def onset_of(series: Sequence[MetricSeries], starts_at: datetime, step: float) -> datetime:

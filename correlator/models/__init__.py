@@ -71,7 +71,9 @@ from correlator.models.feedback import (
     parse_duration,
 )
 from correlator.models.investigation import (
+    AlertGroup,
     DeliveryState,
+    GroupAlert,
     Investigation,
     InvestigationStatus,
     LLMCallRecord,
@@ -85,6 +87,7 @@ __all__ = [
     "AccuracyRow",
     "AccuracyTable",
     "Alert",
+    "AlertGroup",
     "AlertStatus",
     "AlertmanagerWebhook",
     "Analysis",
@@ -110,6 +113,7 @@ __all__ = [
     "FeedbackIn",
     "FileStatus",
     "FlagEvaluation",
+    "GroupAlert",
     "Hypothesis",
     "IncidentMemory",
     "IncidentSignature",

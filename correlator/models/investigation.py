@@ -98,6 +98,40 @@ class NotificationState(BaseModel):
     updated_at: datetime | None = None
 
 
+class GroupAlert(BaseModel):
+    """One alert of an Alertmanager group, with its own status (resolves independently)."""
+
+    fingerprint: str
+    status: AlertStatus
+    starts_at: datetime
+    ends_at: datetime | None = None
+    alertname: str = ""
+    service: str = ""
+    expr: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class AlertGroup(BaseModel):
+    """The Alertmanager group an investigation covers (``grouping: alertmanager``).
+
+    ``alerts`` and ``revision`` are read from the store's columns, never from a worker's copy.
+    """
+
+    receiver: str
+    group_key: str
+    group_labels: dict[str, str] = Field(default_factory=dict)
+    revision: int = Field(
+        default=0, description="re-runs after new alerts widened the evidence scope"
+    )
+    scope: list[str] = Field(
+        default_factory=list,
+        description="services and expressions the current run covers ('service | expr')",
+    )
+    alerts: list[GroupAlert] = Field(default_factory=list)
+    firing: int = 0
+    resolved: int = 0
+
+
 class Investigation(BaseModel):
     id: str
     fingerprint: str
@@ -125,6 +159,9 @@ class Investigation(BaseModel):
     note: str | None = Field(default=None, description="latest rendered note (Markdown)")
     feedback: list[Feedback] = Field(
         default_factory=list, description="verdicts on this investigation, oldest first; last wins"
+    )
+    group: AlertGroup | None = Field(
+        default=None, description="the Alertmanager group (grouping: alertmanager), else null"
     )
 
     @property

@@ -55,6 +55,18 @@ def message_key(investigation_id: str, channel: str, target: str = "") -> str:
     return f"{investigation_id}:{channel}:{target}" if target else f"{investigation_id}:{channel}"
 
 
+def group_suffix(inv: Investigation, channel: str, idem_suffix: str) -> str:
+    """Idempotency-key suffix of a group's note: published again by each re-run (``revision``)
+    and, on Slack (which edits in place), when its alert count changes; other channels once per
+    revision. Empty for a single-alert investigation and for thread replies."""
+    if inv.group is None or idem_suffix == "thread":
+        return ""
+    suffix = f":r{inv.group.revision}"
+    if channel == "slack":
+        suffix += f":a{inv.group.firing}-{len(inv.group.alerts)}"
+    return suffix
+
+
 def route_channels(
     labels: Mapping[str, str], routes: Mapping[str, str], default: str | None
 ) -> list[str]:

@@ -17,7 +17,14 @@ from typing import Any
 
 from correlator.models import DeliveryState, Investigation, NotificationState
 from correlator.notes import NoteRenderer
-from correlator.notify.channels import CHANNELS, PLANNERS, ChannelOptions, Planned, message_key
+from correlator.notify.channels import (
+    CHANNELS,
+    PLANNERS,
+    ChannelOptions,
+    Planned,
+    group_suffix,
+    message_key,
+)
 from correlator.store.notifications import OutboxStore
 
 PHASE_SEQ = {"running": 0, "rules": 1, "llm": 2, "resolved": 3}
@@ -85,6 +92,7 @@ class Outbox:
     def _row(self, inv: Investigation, phase: str, p: Planned) -> dict[str, Any]:
         now = self.clock()
         key = message_key(inv.id, p.channel, p.target)
+        group = group_suffix(inv, p.channel, p.idem_suffix)
         return {
             "id": str(uuid.uuid4()),
             "investigation_id": inv.id,
@@ -101,5 +109,5 @@ class Outbox:
             "expires_at": now + self.ttl,
             "created_at": now,
             "updated_at": now,
-            "idempotency_key": f"{key}:{p.kind}:{p.idem_suffix}",
+            "idempotency_key": f"{key}:{p.kind}:{p.idem_suffix}{group}",
         }

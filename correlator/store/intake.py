@@ -18,8 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from correlator.models import Alert, AlertStatus, Investigation
-from correlator.store.records import RecordsMixin
-from correlator.store.rows import from_row, new_investigation, now, row_values
+from correlator.store.groups import GroupMixin
+from correlator.store.rows import from_row, new_investigation, now, row_data, row_values
 from correlator.store.schema import investigations
 
 
@@ -29,8 +29,8 @@ def insert_ignore(engine: AsyncEngine, values: dict[str, Any]) -> Any:
     return dialect.insert(investigations).values(**values).on_conflict_do_nothing()
 
 
-class IntakeMixin(RecordsMixin):
-    """Intake on ``RecordsMixin``'s engines and write transactions."""
+class IntakeMixin(GroupMixin):
+    """Intake on ``RecordsMixin``'s engines and write transactions (groups: ``GroupMixin``)."""
 
     service_labels: tuple[str, ...]  # for the ``service`` column (set by ``SqlStore``)
 
@@ -43,6 +43,7 @@ class IntakeMixin(RecordsMixin):
         """``create_or_get`` for a whole webhook in one transaction (one commit, not N)."""
         keys = {(a.fingerprint, a.starts_at) for a in alerts}
         found = {(i.fingerprint, i.alert.starts_at): i for i in await self._by_keys(keys)}
+        found.update(await self._grouped(keys - found.keys()))  # alerts held by a group
         fresh: dict[tuple[str, datetime], Investigation] = {}
         for alert in alerts:
             key = (alert.fingerprint, alert.starts_at)
@@ -105,7 +106,7 @@ class IntakeMixin(RecordsMixin):
                 .values(
                     alert_status=AlertStatus.RESOLVED.value,
                     updated_at=inv.updated_at,
-                    data=inv.model_dump(mode="json"),
+                    data=row_data(inv),
                 )
             )
         return inv

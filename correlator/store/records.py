@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import builtins
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from correlator.models import Deploy
 from correlator.ports import StoredEvent
+from correlator.store.batch import CommitBatcher
 from correlator.store.coordination import EVENTS_CHANNEL
 from correlator.store.schema import deploys, events
+
+T = TypeVar("T")
 
 
 class RecordsMixin:
@@ -24,6 +28,7 @@ class RecordsMixin:
     _engine: AsyncEngine
     _read: AsyncEngine
     _write_lock: asyncio.Lock | None
+    _batcher: CommitBatcher | None = None
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[AsyncConnection]:
@@ -35,6 +40,14 @@ class RecordsMixin:
             return
         async with self._write_lock, self._engine.begin() as conn:
             yield conn
+
+    async def _write(self, op: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``op(conn)`` in a committed write transaction: on SQLite shared with the other
+        writers of this process that are waiting meanwhile (``store.batch``)."""
+        if self._batcher is not None:
+            return await self._batcher.run(op)
+        async with self._begin() as conn:
+            return await op(conn)
 
     # -- deploys (ports.DeployStore) --------------------------------------------------------
 
@@ -81,7 +94,7 @@ class RecordsMixin:
     async def append_event(
         self, investigation_id: str, kind: str, payload: dict[str, object]
     ) -> int:
-        async with self._begin() as conn:
+        async def op(conn: AsyncConnection) -> int:
             result = await conn.execute(
                 insert(events).values(
                     investigation_id=investigation_id,
@@ -93,8 +106,10 @@ class RecordsMixin:
             key = result.inserted_primary_key
             if conn.dialect.name == "postgresql":  # wakes SSE streams on every replica at commit
                 await conn.execute(select(func.pg_notify(EVENTS_CHANNEL, investigation_id)))
-        assert key is not None
-        return int(key[0])
+            assert key is not None
+            return int(key[0])
+
+        return await self._write(op)
 
     async def events_after(
         self, investigation_id: str, after_id: int, limit: int = 500

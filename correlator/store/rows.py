@@ -20,8 +20,17 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def row_data(inv: Investigation) -> dict[str, Any]:
+    """The ``data`` JSON; a group's alerts live in their own table (``store.groups``)."""
+    data = inv.model_dump(mode="json")
+    if data.get("group"):
+        data["group"].update(alerts=[], firing=0, resolved=0)
+    return data
+
+
 def row_values(inv: Investigation, service_labels: Sequence[str]) -> dict[str, Any]:
     """Column values; ``service`` is ``alert_service`` over the configured service labels."""
+    data = row_data(inv)
     return {
         "id": inv.id,
         "fingerprint": inv.fingerprint,
@@ -33,21 +42,22 @@ def row_values(inv: Investigation, service_labels: Sequence[str]) -> dict[str, A
         "created_at": inv.created_at,
         "updated_at": inv.updated_at,
         "attempts": inv.attempts,
-        "data": inv.model_dump(mode="json"),
+        "data": data,
     }
 
 
 def from_row(row: Row[Any]) -> Investigation:
     """The JSON document, with the authoritative indexed columns laid over it."""
     inv = Investigation.model_validate(row.data)
-    return inv.model_copy(
-        update={
-            "status": InvestigationStatus(row.status),
-            "alert_status": AlertStatus(row.alert_status),
-            "attempts": row.attempts,
-            "updated_at": row.updated_at,
-        }
-    )
+    update: dict[str, Any] = {
+        "status": InvestigationStatus(row.status),
+        "alert_status": AlertStatus(row.alert_status),
+        "attempts": row.attempts,
+        "updated_at": row.updated_at,
+    }
+    if inv.group is not None:
+        update["group"] = inv.group.model_copy(update={"revision": row.revision})
+    return inv.model_copy(update=update)
 
 
 def new_investigation(alert: Alert) -> Investigation:

@@ -68,6 +68,11 @@ investigations = Table(
     Column("lease_expires_at", UTCDateTime(), nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("data", JSON, nullable=False),
+    # alert groups (migration 0002): see ``correlator.store.groups``
+    Column("group_id", String(64), nullable=True),
+    Column("open_group", String(64), nullable=True),
+    Column("not_before", UTCDateTime(), nullable=True),
+    Column("revision", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("fingerprint", "starts_at", name="uq_investigations_fingerprint_starts_at"),
 )
 Index("ix_investigations_status_created", investigations.c.status, investigations.c.created_at)
@@ -75,6 +80,27 @@ Index("ix_investigations_alertname", investigations.c.alertname)
 Index("ix_investigations_service", investigations.c.service)
 Index("ix_investigations_updated", investigations.c.updated_at)
 Index("ix_investigations_lease", investigations.c.status, investigations.c.lease_expires_at)
+Index("ix_investigations_group", investigations.c.group_id, investigations.c.created_at)
+Index("uq_investigations_open_group", investigations.c.open_group, unique=True)
+
+# The alerts of a group investigation: one row per (fingerprint, startsAt), with its own status.
+investigation_alerts = Table(
+    "investigation_alerts",
+    metadata,
+    Column("investigation_id", String(36), primary_key=True),
+    Column("fingerprint", String(256), primary_key=True),
+    Column("starts_at", UTCDateTime(), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("data", JSON, nullable=False),
+)
+Index(
+    "ix_investigation_alerts_key",
+    investigation_alerts.c.fingerprint,
+    investigation_alerts.c.starts_at,
+)
 
 deploys = Table(
     "deploys",

@@ -16,22 +16,25 @@ import asyncio
 import builtins
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
-from correlator.models import AlertStatus, Feedback, Investigation, InvestigationStatus
+from correlator.models import AlertStatus, Investigation, InvestigationStatus
 from correlator.settings import SERVICE_LABELS
 from correlator.store import migrate
+from correlator.store.batch import CommitBatcher
 from correlator.store.coordination import EventWaker, LeaderLock
 from correlator.store.engine import is_memory_sqlite, make_engine
+from correlator.store.groups import group_scope
 from correlator.store.intake import IntakeMixin
 from correlator.store.learning import LearningMixin, prune_learning
-from correlator.store.rows import ACTIVE, FINISHED, from_row, now, row_values
-from correlator.store.schema import deploys, events, investigations
+from correlator.store.rows import ACTIVE, FINISHED, from_row, now, row_data, row_values
+from correlator.store.schema import deploys, events, investigation_alerts, investigations
 
 
 class SqlStore(IntakeMixin, LearningMixin):
@@ -52,6 +55,7 @@ class SqlStore(IntakeMixin, LearningMixin):
         sqlite = make_url(url).get_backend_name() == "sqlite"
         separate = sqlite and not is_memory_sqlite(url)
         self._write_lock = asyncio.Lock() if sqlite else None
+        self._batcher = CommitBatcher(self._begin) if sqlite else None
         self._read = (
             make_engine(url, busy_timeout_ms=busy_timeout_ms, immediate=False)
             if separate
@@ -111,20 +115,23 @@ class SqlStore(IntakeMixin, LearningMixin):
         An investigation already attempted ``max_attempts`` times (it crashed or its lease
         expired every time) is marked failed instead of being retried forever.
         """
-        oldest = (
-            select(investigations)
-            .where(investigations.c.status == InvestigationStatus.QUEUED.value)
-            .order_by(investigations.c.created_at, investigations.c.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
         while True:
+            at = now()
+            oldest = (
+                select(investigations)
+                .where(
+                    investigations.c.status == InvestigationStatus.QUEUED.value,
+                    or_(investigations.c.not_before.is_(None), investigations.c.not_before <= at),
+                )
+                .order_by(investigations.c.created_at, investigations.c.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
             async with self._begin() as conn:
                 row = (await conn.execute(oldest)).first()
                 if row is None:
                     return None
-                at = now()
-                inv = from_row(row)
+                inv = await self._claimed_view(conn, from_row(row))
                 if inv.attempts >= self.max_attempts:
                     await self._give_up(conn, inv, at)
                     continue
@@ -147,12 +154,23 @@ class SqlStore(IntakeMixin, LearningMixin):
                         attempts=inv.attempts,
                         lease_owner=owner,
                         lease_expires_at=at + timedelta(seconds=lease_seconds),
+                        not_before=None,
                         updated_at=at,
-                        data=inv.model_dump(mode="json"),
+                        data=row_data(inv),
                     )
                 )
                 if result.rowcount == 1:
                     return inv
+
+    async def _claimed_view(self, conn: AsyncConnection, inv: Investigation) -> Investigation:
+        """A group investigation with its alerts, and the scope this run covers (what a
+        later alert must add to to be worth a re-run)."""
+        if inv.group is None:
+            return inv
+        inv = (await self._attach(conn, [inv]))[0]
+        assert inv.group is not None
+        group = inv.group.model_copy(update={"scope": group_scope(inv.group.alerts)})
+        return inv.model_copy(update={"group": group})
 
     async def _give_up(self, conn: AsyncConnection, inv: Investigation, now: datetime) -> None:
         failed = inv.model_copy(
@@ -171,7 +189,7 @@ class SqlStore(IntakeMixin, LearningMixin):
                 updated_at=now,
                 lease_owner=None,
                 lease_expires_at=None,
-                data=failed.model_dump(mode="json"),
+                data=row_data(failed),
             )
         )
 
@@ -213,31 +231,46 @@ class SqlStore(IntakeMixin, LearningMixin):
     async def save(self, inv: Investigation, *, owner: str | None = None) -> bool:
         """Persist progress. With ``owner``, only while that owner still holds the lease.
 
-        A concurrent ``mark_resolved`` wins over the worker's copy of the alert.
+        A concurrent ``mark_resolved`` (or group intake) wins over the worker's copy of the
+        alert status. A finished run whose group asked for a re-run meanwhile (``not_before``
+        set while running) goes back to the queue with its result kept.
         """
-        async with self._begin() as conn:
-            query = select(investigations).where(investigations.c.id == inv.id).with_for_update()
-            row = (await conn.execute(query)).first()
-            if row is None:
-                return False
-            if owner is not None and (
-                row.lease_owner != owner or row.status != InvestigationStatus.RUNNING.value
-            ):
-                return False
-            if row.alert_status == AlertStatus.RESOLVED.value:
-                stored = from_row(row)
-                inv = inv.model_copy(
-                    update={"alert": stored.alert, "alert_status": AlertStatus.RESOLVED}
+        values = row_values(inv, self.service_labels)  # serialised before the write lock
+        return await self._write(lambda conn: self._save_tx(conn, inv, values, owner))
+
+    async def _save_tx(
+        self, conn: AsyncConnection, inv: Investigation, values: dict[str, Any], owner: str | None
+    ) -> bool:
+        query = select(investigations).where(investigations.c.id == inv.id).with_for_update()
+        row = (await conn.execute(query)).first()
+        if row is None:
+            return False
+        if owner is not None and (
+            row.lease_owner != owner or row.status != InvestigationStatus.RUNNING.value
+        ):
+            return False
+        data = values["data"]
+        if row.alert_status == AlertStatus.RESOLVED.value and row.group_id is None:
+            data["alert"] = row.data["alert"]
+        at = now()
+        values.update(alert_status=row.alert_status, updated_at=at)
+        data.update(alert_status=row.alert_status, updated_at=at.isoformat())
+        # verdicts are written only by add_feedback: the stored ones win over any copy
+        data["feedback"] = row.data.get("feedback", [])
+        if row.group_id is not None:  # the key columns stay the group's
+            values.pop("fingerprint", None)
+            values.pop("starts_at", None)
+        if inv.status.value != InvestigationStatus.RUNNING.value:
+            values.update(lease_owner=None, lease_expires_at=None)
+            if row.not_before is not None and row.status == InvestigationStatus.RUNNING.value:
+                values.update(
+                    status=InvestigationStatus.QUEUED.value,
+                    attempts=0,
+                    revision=row.revision + 1,
                 )
-            # verdicts are written only by add_feedback: the stored ones win over any copy
-            kept = [Feedback.model_validate(f) for f in row.data.get("feedback", [])]
-            inv = inv.model_copy(update={"updated_at": now(), "feedback": kept})
-            values = row_values(inv, self.service_labels)
-            if inv.status.value != InvestigationStatus.RUNNING.value:
-                values.update(lease_owner=None, lease_expires_at=None)
-            await conn.execute(
-                update(investigations).where(investigations.c.id == inv.id).values(**values)
-            )
+        await conn.execute(
+            update(investigations).where(investigations.c.id == inv.id).values(**values)
+        )
         return True
 
     async def requeue_stale(self, now: datetime) -> int:
@@ -289,6 +322,11 @@ class SqlStore(IntakeMixin, LearningMixin):
             old_ids = select(investigations.c.id).where(old)
             await conn.execute(delete(events).where(events.c.investigation_id.in_(old_ids)))
             await prune_learning(conn, old_ids)
+            await conn.execute(
+                delete(investigation_alerts).where(
+                    investigation_alerts.c.investigation_id.in_(old_ids)
+                )
+            )
             result = await conn.execute(delete(investigations).where(old))
             await conn.execute(delete(deploys).where(deploys.c.time < older_than))
         return int(result.rowcount)
@@ -299,7 +337,9 @@ class SqlStore(IntakeMixin, LearningMixin):
         query = select(investigations).where(investigations.c.id == investigation_id)
         async with self._read.connect() as conn:
             row = (await conn.execute(query)).first()
-        return from_row(row) if row is not None else None
+            if row is None:
+                return None
+            return (await self._attach(conn, [from_row(row)]))[0]
 
     @staticmethod
     def _filters(
@@ -344,4 +384,4 @@ class SqlStore(IntakeMixin, LearningMixin):
         )
         async with self._read.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [from_row(r) for r in rows]
+            return await self._attach(conn, [from_row(r) for r in rows])

@@ -42,6 +42,30 @@ async def test_alert_annotations_are_redacted_before_storage(client: httpx.Async
     assert "[REDACTED:password]" in text
 
 
+async def test_group_labels_are_redacted_before_storage(client: httpx.AsyncClient) -> None:
+    """D6 on the group path (``grouping: alertmanager``): the group's labels are label values
+    too; a secret in them must not reach the stored group (API ``group.group_labels``)."""
+    body = fixture_json("alertmanager_webhook_01_firing.json")
+    body["groupLabels"]["dsn"] = DSN
+    body["alerts"][0]["labels"]["dsn"] = DSN
+    r = await client.post(
+        "/api/v1/webhooks/alertmanager",
+        json=body,
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 202
+    inv_id = r.json()["investigations"][0]["id"]
+
+    async def stored() -> bool:
+        return (await client.get(f"/api/v1/investigations/{inv_id}")).status_code == 200
+
+    await wait_until(stored)
+    doc = (await client.get(f"/api/v1/investigations/{inv_id}")).json()
+    assert doc["group"] is not None  # the group path was taken
+    assert "Sup3rS3cretPw" not in json.dumps(doc)
+    assert "[REDACTED:password]" in doc["group"]["group_labels"]["dsn"]
+
+
 async def test_deploy_description_is_redacted_before_storage(client: httpx.AsyncClient) -> None:
     """D6: deploy text went verbatim to storage, Slack, PagerDuty and the webhook."""
     deploy = {

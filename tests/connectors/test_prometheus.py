@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -212,3 +212,32 @@ async def test_tenant_header_for_mimir(fake_time: FakeTime) -> None:
     prom = Prom(fixture_bytes("prometheus", "codec_matrix.json"))
     await source(prom, fake_time, tenant="team-a").query_range("foo", WINDOW, 15)
     assert prom.requests[0].headers["X-Scope-OrgID"] == "team-a"
+
+
+@pytest.mark.parametrize(
+    ("after_end", "requests"),
+    [
+        (timedelta(minutes=5), 2),  # settled: the second ask is a cache hit; after the TTL, asked
+        (timedelta(seconds=10), 3),  # still open (samples may land): asked every time
+    ],
+)
+async def test_settled_range_queries_are_shared_for_the_cache_ttl(
+    fake_time: FakeTime, after_end: timedelta, requests: int
+) -> None:
+    prom = Prom(fixture_bytes("prometheus", "prometheus_api_v1_query_range_matrix.json"))
+    cfg = PrometheusSettings(url="http://prom.test", retries=0, past_query_cache_seconds=30.0)
+    client = httpx.AsyncClient(base_url="http://prom.test", transport=httpx.MockTransport(prom))
+    http = BackendClient(
+        "prometheus",
+        client,
+        cfg,
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+        wall_clock=lambda: WINDOW.end + after_end,
+    )
+    src = PrometheusSource(client, cfg, http=http)
+    first = await src.query_range("demo_queue_depth", WINDOW, 2.0)
+    assert await src.query_range("demo_queue_depth", WINDOW, 2.0) == first
+    fake_time.now += 31.0
+    await src.query_range("demo_queue_depth", WINDOW, 2.0)
+    assert len(prom.requests) == requests

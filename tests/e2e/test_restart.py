@@ -61,6 +61,7 @@ class Service:
             "CORRELATOR_DATABASE_URL": f"sqlite+aiosqlite:///{self.db}",
             "CORRELATOR_WEBHOOK_TOKEN": TOKEN,
             "CORRELATOR_WORKERS": "2",
+            "CORRELATOR_GROUPING": "alert",  # distinct alerts of one group: one each
         }
         self.runs = 0
 

@@ -9,6 +9,8 @@ import pytest
 from correlator.cli import main
 from correlator.store import SqlStore, migrate
 
+HEAD = "0003_storm"  # the head of the migration chain
+
 
 def test_db_upgrade_then_current(
     database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -17,10 +19,10 @@ def test_db_upgrade_then_current(
     assert main(["db", "current"]) == 0
     assert "current: none" in capsys.readouterr().out
     assert main(["db", "upgrade"]) == 0
-    assert "database at revision 0002_learn" in capsys.readouterr().out
+    assert f"database at revision {HEAD}" in capsys.readouterr().out
     assert main(["db", "upgrade"]) == 0  # idempotent
     assert main(["db", "current"]) == 0
-    assert "current: 0002_learn  head: 0002_learn" in capsys.readouterr().out
+    assert f"current: {HEAD}  head: {HEAD}" in capsys.readouterr().out
 
     async def tables_usable() -> str | None:
         store = SqlStore(database_url)
@@ -30,4 +32,4 @@ def test_db_upgrade_then_current(
         finally:
             await store.close()
 
-    assert asyncio.run(tables_usable()) == "0002_learn"
+    assert asyncio.run(tables_usable()) == HEAD

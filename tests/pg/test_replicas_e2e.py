@@ -136,6 +136,7 @@ class Cluster:
             "CORRELATOR_DATABASE_URL": database_url,
             "CORRELATOR_WEBHOOK_TOKEN": TOKEN,
             "CORRELATOR_WORKERS": "2",
+            "CORRELATOR_GROUPING": "alert",  # distinct alerts of one group: one each
             "CORRELATOR_STUCK_AFTER_SECONDS": "4",  # lease 4 s; requeue job every 1.3 s
             **env,
         }

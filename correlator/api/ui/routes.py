@@ -131,6 +131,7 @@ def _summary(inv: Investigation, service_labels: Sequence[str]) -> dict[str, Any
         "created": inv.created_at.strftime("%Y-%m-%d %H:%M:%S"),
         "top": top.statement if top else "",
         "confidence": round(top.confidence * 100) if top else None,
+        "alerts": len(inv.group.alerts) if inv.group else 1,
     }
 
 

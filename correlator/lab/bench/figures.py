@@ -38,13 +38,20 @@ def _short(run: dict[str, Any]) -> str:
     return ", ".join(f"{k}={run[k]}" for k in keys)
 
 
-def ingest(plan: BenchPlan, log: Log) -> dict[str, Any]:
+def ingest(plan: BenchPlan, root: Path, log: Log) -> dict[str, Any]:
     out = _repeat(
         plan.runs,
-        lambda: run_ingest(senders=plan.senders, seconds=plan.ingest_seconds),
+        lambda: run_ingest(
+            root / STORM_SCENARIO,
+            senders=plan.senders,
+            seconds=plan.ingest_seconds,
+            worker_processes=plan.worker_processes,
+            latency_ms=plan.latency_ms,
+        ),
         log,
         "ingest",
     )
+    out["scenario"] = STORM_SCENARIO
     out["no_loss"] = all(r["no_loss"] for r in out["runs"])
     return out
 
@@ -108,6 +115,8 @@ def storm(plan: BenchPlan, root: Path, log: Log) -> dict[str, Any]:
             groups=plan.storm_groups,
             window=plan.storm_window,
             drain_cap=plan.storm_drain_cap,
+            worker_processes=plan.worker_processes,
+            latency_ms=plan.latency_ms,
         )
 
     out = _repeat(plan.storm_runs, one, log, "storm")

@@ -1,22 +1,33 @@
-"""Figure 1, ingest: sustained webhooks/s and time to 202 with concurrent senders.
+"""Figure 1, ingest: time to 202 with concurrent senders while investigations run.
 
-A real ``correlator serve`` (uvicorn, SQLite, workers on) on loopback; ``senders`` httpx async
-tasks in this process each post one-alert webhooks back to back for ``seconds``. Every alert is
-distinct. Afterwards every id returned with a 202 must exist in the store (no loss).
+A real ``correlator serve`` (uvicorn, SQLite, ``--worker-processes``) whose backends are the
+simulator (the storm scenario, real Prometheus, ``latency_ms`` added per request); ``senders``
+httpx async tasks in this process each post one-alert webhooks back to back for ``seconds``.
+Every webhook is its own Alertmanager group (the scenario's alert, told apart by
+``sender``/``seq`` labels), so each one queues a real investigation and the workers stay busy
+for the whole run: the latencies are intake's while investigations run, and the run records how
+many were running (sampled from the store every 0.5 s). Afterwards every id returned with a 202
+must exist in the store (no loss).
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
+import tempfile
+import threading
 import time
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from correlator.lab.bench.payloads import alert, stored_ids, webhook
-from correlator.lab.bench.service import running_service
+from correlator.lab.bench.payloads import alert, status_counts, stored_ids, webhook
+from correlator.lab.bench.service import running_service, wait_workers
 from correlator.lab.bench.stats import percentile
+from correlator.lab.bench.storm import simulator_config
+from correlator.lab.simulator.config import SimulatorConfig
+from correlator.lab.simulator.server import RunningSimulator, running_simulator
 
 
 async def _send_loop(
@@ -24,52 +35,101 @@ async def _send_loop(
     url: str,
     sender: int,
     stop_at: float,
-    latencies: list[float],
-    ids: set[str],
-    errors: list[str],
+    sim: RunningSimulator,
+    out: dict[str, Any],
 ) -> None:
     n = 0
-    starts = datetime.now(UTC)
+    template = sim.scenario.webhook.alerts[0]
     while time.perf_counter() < stop_at:
-        labels = {"alertname": "BenchIngest", "service": "bench", "sender": str(sender)}
-        labels["seq"] = str(n)
-        body = webhook([alert(labels, starts)], {"alertname": "BenchIngest"})
+        labels = {**template.labels, "sender": str(sender), "seq": str(n)}
+        group = {"alertname": labels.get("alertname", "Bench"), "sender": str(sender)}
+        group["seq"] = str(n)
+        body = webhook(
+            [alert(labels, sim.scenario.alert_time, template.generator_url or "")], group
+        )
         t0 = time.perf_counter()
         try:
             r = await client.post(url, json=body)
         except httpx.HTTPError as exc:
-            errors.append(type(exc).__name__)
+            out["errors"].append(type(exc).__name__)
             continue
         finally:
             n += 1
         if r.status_code == 202:
-            latencies.append(time.perf_counter() - t0)
-            ids.update(item["id"] for item in r.json()["investigations"])
+            out["latencies"].append(time.perf_counter() - t0)
+            out["ids"].update(item["id"] for item in r.json()["investigations"])
         else:
-            errors.append(str(r.status_code))
+            out["errors"].append(str(r.status_code))
 
 
-async def _load(base: str, senders: int, seconds: float) -> dict[str, Any]:
-    latencies: list[float] = []
-    ids: set[str] = set()
-    errors: list[str] = []
+async def _load(base: str, senders: int, seconds: float, sim: RunningSimulator) -> dict[str, Any]:
+    out: dict[str, Any] = {"latencies": [], "ids": set(), "errors": []}
     limits = httpx.Limits(max_connections=senders, max_keepalive_connections=senders)
     async with httpx.AsyncClient(limits=limits, timeout=30.0, trust_env=False) as client:
         started = time.perf_counter()
         stop_at = started + seconds
         url = f"{base}/api/v1/webhooks/alertmanager"
         await asyncio.gather(
-            *(_send_loop(client, url, s, stop_at, latencies, ids, errors) for s in range(senders))
+            *(_send_loop(client, url, s, stop_at, sim, out) for s in range(senders))
         )
-        elapsed = time.perf_counter() - started
-    return {"latencies": latencies, "ids": ids, "errors": errors, "elapsed": elapsed}
+        out["elapsed"] = time.perf_counter() - started
+    return out
 
 
-def run_ingest(*, senders: int = 50, seconds: float = 20.0) -> dict[str, Any]:
+class _Sampler:
+    """Counts running investigations in the store every ``every`` seconds (a thread)."""
+
+    def __init__(self, db: Path, every: float = 0.5) -> None:
+        self.db, self.every = db, every
+        self.running: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.running.append(status_counts(self.db).get("running", 0))
+
+
+def run_ingest(
+    scenario: Path,
+    *,
+    senders: int = 50,
+    seconds: float = 20.0,
+    worker_processes: int = 1,
+    latency_ms: float = 50.0,
+) -> dict[str, Any]:
     """One ingest run; returns the figure's numbers for this run."""
-    with running_service() as svc:
-        out = asyncio.run(_load(svc.url, senders, seconds))
-        stored = stored_ids(svc.db_path)
+    with (
+        running_simulator(scenario, SimulatorConfig(latency_ms=latency_ms)) as sim,
+        tempfile.TemporaryDirectory(prefix="correlator-ingest-") as tmp,
+    ):
+        env = {"CORRELATOR_CONFIG": str(simulator_config(sim, Path(tmp)))}
+        args = ("--worker-processes", str(worker_processes))
+        with running_service(env, args=args) as svc:
+            wait_workers(svc.url, worker_processes, timeout=120.0)
+            with _Sampler(svc.db_path) as sampler:
+                out = asyncio.run(_load(svc.url, senders, seconds, sim))
+            stored = stored_ids(svc.db_path)
+            counts = status_counts(svc.db_path)
+    return _figures(out, stored, senders, worker_processes, sampler.running, counts)
+
+
+def _figures(
+    out: dict[str, Any],
+    stored: set[str],
+    senders: int,
+    worker_processes: int,
+    running: list[int],
+    counts: dict[str, int],
+) -> dict[str, Any]:
     lat: list[float] = out["latencies"]
     ids: set[str] = out["ids"]
     missing = len(ids - stored)
@@ -85,4 +145,8 @@ def run_ingest(*, senders: int = 50, seconds: float = 20.0) -> dict[str, Any]:
         "ids_stored": len(ids & stored),
         "missing": missing,
         "no_loss": missing == 0 and len(ids) == len(lat),
+        "worker_processes": worker_processes,
+        "running_median": statistics.median(running) if running else None,
+        "running_min": min(running) if running else None,
+        "investigations_done": counts.get("done", 0),
     }

@@ -31,6 +31,7 @@ class BenchPlan:
     runs: int = 3
     senders: int = 50
     ingest_seconds: float = 20.0
+    worker_processes: int = 1
     latency_ms: float = 50.0
     first_note_scenarios: tuple[str, ...] = FIRST_NOTE_SCENARIOS
     llm_scenarios: tuple[str, ...] = LLM_SCENARIOS

@@ -55,6 +55,8 @@ def _ingest(fig: dict[str, Any]) -> list[str]:
             r["errors"],
             r["missing"],
             r["no_loss"],
+            r.get("running_median"),
+            r.get("worker_processes"),
         ]
         for n, r in enumerate(fig["runs"])
     ]
@@ -71,6 +73,8 @@ def _ingest(fig: dict[str, Any]) -> list[str]:
             m.get("errors"),
             m.get("missing"),
             fig["no_loss"],
+            m.get("running_median"),
+            m.get("worker_processes"),
         ]
     )
     hdr = [
@@ -84,6 +88,8 @@ def _ingest(fig: dict[str, Any]) -> list[str]:
         "errors",
         "lost",
         "no loss",
+        "running (median)",
+        "worker processes",
     ]
     return _table(hdr, rows)
 
@@ -177,7 +183,8 @@ def _storm(fig: dict[str, Any]) -> list[str]:
         "backend req",
         "distinct req",
         "ratio",
-        "peak RSS MiB",
+        "peak RSS MiB (HTTP)",
+        "peak RSS MiB (tree)",
         "service CPU s",
     ]
     rows = [
@@ -196,6 +203,7 @@ def _storm(fig: dict[str, Any]) -> list[str]:
             r["distinct_requests"],
             r["request_ratio"],
             r["peak_rss_mib"],
+            r.get("peak_rss_tree_mib"),
             r["service_cpu_s"],
         ]
         for n, r in enumerate(fig["runs"])

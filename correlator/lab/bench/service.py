@@ -53,6 +53,28 @@ def peak_rss_kib(pid: int) -> int | None:
     return None
 
 
+def child_pids(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (``/proc``): the service's worker processes."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def peak_rss_tree_kib(pid: int) -> int | None:
+    """Sum of ``VmHWM`` over the service and its children (worker processes, and
+    multiprocessing's resource tracker): an upper bound of the tree's peak footprint."""
+    own = peak_rss_kib(pid)
+    if own is None:
+        return None
+    return own + sum(peak_rss_kib(c) or 0 for c in child_pids(pid))
+
+
 @dataclass
 class Service:
     url: str
@@ -77,11 +99,31 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
     raise ServiceError(f"/readyz not 200 within {timeout:g}s")
 
 
+def wait_workers(url: str, count: int, timeout: float) -> None:
+    """Poll ``/readyz`` until ``count`` worker processes are up (bounded): a storm or a load
+    hits a service that has been running, not one still importing its workers."""
+    if count <= 0:
+        return
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0, trust_env=False) as client:
+        while time.monotonic() < deadline:
+            body = client.get(f"{url}/readyz").json()
+            if int(body.get("worker_processes_ready", 0)) >= count:
+                return
+            time.sleep(0.1)  # polling a bounded condition
+    raise ServiceError(f"{count} worker process(es) not ready within {timeout:g}s")
+
+
 @contextmanager
 def running_service(
-    env: dict[str, str] | None = None, *, timeout: float = 60.0, log_path: Path | None = None
+    env: dict[str, str] | None = None,
+    *,
+    timeout: float = 60.0,
+    log_path: Path | None = None,
+    args: tuple[str, ...] = (),
 ) -> Iterator[Service]:
-    """``correlator serve`` with ``env`` (CORRELATOR_* settings) over a temporary SQLite file."""
+    """``correlator serve [args]`` with ``env`` (CORRELATOR_* settings) over a temporary SQLite
+    file."""
     with tempfile.TemporaryDirectory(prefix="correlator-bench-") as tmp:
         db = Path(tmp) / "bench.db"
         port = free_port()
@@ -96,7 +138,7 @@ def running_service(
         log = (log_path or Path(tmp) / "serve.log").open("wb")
         started = time.perf_counter()
         proc = subprocess.Popen(  # noqa: S603 - fixed argv (our console script)
-            [*cli_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*cli_command(), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             env=full,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,12 +1,16 @@
 """Figure 4, alert storm: ``alerts`` alerts in ``groups`` groups within ``window`` seconds.
 
-A real ``correlator serve`` whose backends are the simulator (one scenario, real Prometheus).
+A real ``correlator serve`` whose backends are the simulator (one scenario, real Prometheus,
+``latency_ms`` added to every backend request).
 Each group is an Alertmanager group (same alertname/service, alerts differing by ``instance``,
 one ``startsAt`` per group); it is notified three times like Alertmanager does: first with half
 of its alerts, then with all of them (the first half re-sent), then all again (group_interval
-re-send). Counted: webhooks accepted, investigations (must equal distinct alerts), backend
-requests at the simulator (total vs distinct), peak RSS (``VmHWM``) of the service and the time
-until every investigation is done.
+re-send). The service runs its workers in ``worker_processes`` processes (``serve
+--worker-processes``) and is measured once they are up. Counted: webhooks accepted,
+investigations (one per group with ``grouping: alertmanager``, the default; one per distinct
+alert with ``grouping: alert``), backend requests at the simulator (total vs distinct), peak RSS
+(``VmHWM``) of the HTTP process and of the process tree (sum over the worker processes), CPU of
+the tree, and the time from the first notification until every investigation is done.
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ import httpx
 import yaml
 
 from correlator.lab.bench.payloads import alert, status_counts, webhook
-from correlator.lab.bench.service import Service, peak_rss_kib, running_service
+from correlator.lab.bench.service import (
+    Service,
+    child_pids,
+    peak_rss_kib,
+    peak_rss_tree_kib,
+    running_service,
+    wait_workers,
+)
 from correlator.lab.simulator.config import SimulatorConfig
 from correlator.lab.simulator.harness import _merge
 from correlator.lab.simulator.server import RunningSimulator, running_simulator
@@ -82,7 +93,8 @@ def _wait_done(svc: Service, deadline_s: float) -> bool:
     return False
 
 
-def _config_file(sim: RunningSimulator, directory: Path) -> Path:
+def simulator_config(sim: RunningSimulator, directory: Path) -> Path:
+    """A serve config whose backends are the simulator, with the scenario's settings."""
     backends = {n: {"url": sim.url} for n in ("prometheus", "tempo", "loki", "grafana")}
     path = directory / "storm.yaml"
     path.write_text(yaml.safe_dump(_merge(backends, sim.scenario.meta.settings)), "utf-8")
@@ -96,6 +108,10 @@ def run_storm(
     groups: int = 100,
     window: float = 10.0,
     drain_cap: float = 900.0,
+    worker_processes: int = 1,
+    latency_ms: float = 50.0,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
 ) -> dict[str, Any]:
     """One storm run; returns the figure's numbers for this run.
 
@@ -103,18 +119,21 @@ def run_storm(
     reports how many were done, the drain rate and the projected time until all are done.
     """
     with (
-        running_simulator(scenario, SimulatorConfig()) as sim,
+        running_simulator(scenario, SimulatorConfig(latency_ms=latency_ms)) as sim,
         tempfile.TemporaryDirectory(prefix="correlator-storm-") as tmp,
     ):
-        env = {"CORRELATOR_CONFIG": str(_config_file(sim, Path(tmp)))}
-        with running_service(env) as svc:
+        full = {"CORRELATOR_CONFIG": str(simulator_config(sim, Path(tmp))), **(env or {})}
+        args = ("--worker-processes", str(worker_processes))
+        with running_service(full, args=args, log_path=log_path) as svc:
+            wait_workers(svc.url, worker_processes, timeout=120.0)
             plan = _plan(sim, alerts, groups, window)
             started = time.perf_counter()
             accepted, rejected, send_s = asyncio.run(_send(svc.url, plan))
             done = _wait_done(svc, deadline_s=drain_cap)
             all_done_s = time.perf_counter() - started
             rss = peak_rss_kib(svc.pid)
-            cpu = cpu_seconds(svc.pid)
+            rss_tree = peak_rss_tree_kib(svc.pid)
+            cpu = sum(cpu_seconds(p) or 0.0 for p in [svc.pid, *child_pids(svc.pid)])
             counts = status_counts(svc.db_path)
         requests = httpx.get(f"{sim.url}/_sim/requests", timeout=10.0, trust_env=False).json()
     distinct_alerts = len(plan) // 3 * max(1, alerts // groups)
@@ -137,12 +156,14 @@ def run_storm(
         "measured_s": round(all_done_s, 3),
         "investigations_per_s": round(rate, 3),
         "projected_all_done_s": round(sum(counts.values()) / rate, 1) if rate else None,
-        "service_cpu_s": cpu,
+        "service_cpu_s": round(cpu, 2),
         "backend_requests": total,
         "distinct_requests": distinct,
         "request_ratio": round(total / distinct, 3) if distinct else None,
         "requests_by_backend": requests["by_backend"],
         "peak_rss_mib": round(rss / 1024, 1) if rss is not None else None,
+        "peak_rss_tree_mib": round(rss_tree / 1024, 1) if rss_tree is not None else None,
+        "worker_processes": worker_processes,
     }
 
 

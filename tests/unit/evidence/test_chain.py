@@ -8,6 +8,7 @@ from pathlib import Path
 
 from correlator.errors import BackendRateLimited, BackendTimeout, BackendUnavailable
 from correlator.evidence import EvidenceSources, gather
+from correlator.evidence.chain import align
 from correlator.models import (
     Alert,
     AlertmanagerWebhook,
@@ -397,7 +398,11 @@ async def test_resolved_window_is_bounded_by_now() -> None:
     w = World()
     now = w.alert.starts_at + timedelta(seconds=10)
     bundle = await gather(w.alert, sources=w.sources(), settings=settings(), now=now)
-    assert bundle.window.end == now
+    # "now" floored to the query step, so investigations a few ms apart send the same URLs
+    prom = settings().prometheus
+    step = max(1.0, round((prom.exemplar_lookback_seconds + prom.exemplar_grace_seconds) / 200))
+    assert bundle.window.end == align(now, step)
+    assert now - timedelta(seconds=step) < bundle.window.end <= now
     assert bundle.window.start == w.alert.starts_at - timedelta(seconds=900)
     assert bundle.window.start.tzinfo is UTC or bundle.window.start.utcoffset() == timedelta(0)
     assert isinstance(bundle.window.end, datetime)
@@ -408,7 +413,9 @@ async def test_naive_times_are_taken_as_utc() -> None:
     naive = w.alert.model_copy(update={"starts_at": w.alert.starts_at.replace(tzinfo=None)})
     now = w.alert.starts_at.replace(tzinfo=None) + timedelta(seconds=30)
     bundle = await gather(naive, sources=w.sources(), settings=settings(), now=now)
-    assert bundle.window.end == w.alert.starts_at + timedelta(seconds=30)
+    prom = settings().prometheus
+    step = max(1.0, round((prom.exemplar_lookback_seconds + prom.exemplar_grace_seconds) / 200))
+    assert bundle.window.end == align(w.alert.starts_at + timedelta(seconds=30), step)
     assert {e.trace_id for e in bundle.exemplars} == SLOW_IDS
 
 
