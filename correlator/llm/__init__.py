@@ -24,8 +24,9 @@ from correlator.llm.cache import MemoryCache, StageCache
 from correlator.llm.client import LLMCallError, LLMRuntime
 from correlator.llm.commands import CommandPolicy, default_policy
 from correlator.llm.redact import Redactor
+from correlator.llm.remediate import remediate
 from correlator.llm.runner import Emit, Mode, Run
-from correlator.llm.stages import chunks_for, digest, known_ids, ordered_ids, rank, remediate
+from correlator.llm.stages import chunks_for, digest, known_ids, ordered_ids, rank
 from correlator.metrics import Metrics
 from correlator.models import Analysis, EvidenceBundle, Investigation, LLMReport, Remediation
 from correlator.ports import EventSink

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from correlator.llm import start_run
+from correlator.llm.remediate import remediate_messages
 from correlator.llm.stages import (
     chunks_for,
     digest_messages,
     naive_messages,
     rank_messages,
-    remediate_messages,
 )
 from correlator.metrics import Metrics
 from correlator.notes import NoteRenderer

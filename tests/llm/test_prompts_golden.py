@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from correlator.llm import prompts, start_run
+from correlator.llm.remediate import remediate_messages
 from correlator.llm.runner import Run
 from correlator.llm.schemas import DigestOut, Fact
 from correlator.llm.stages import (
@@ -20,7 +21,6 @@ from correlator.llm.stages import (
     digest_messages,
     naive_messages,
     rank_messages,
-    remediate_messages,
 )
 from correlator.metrics import Metrics
 from correlator.models import EvidenceBundle
