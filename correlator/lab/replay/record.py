@@ -33,9 +33,9 @@ from pydantic import ValidationError
 
 from correlator.lab.replay.fetch import Wire, metric_names
 from correlator.lab.replay.runner import quiet_settings
+from correlator.lab.replay.scrub import Scrub
 from correlator.lab.replay.sources import SourceError, split_webhook
 from correlator.lab.scenarios import ScenarioError, ScenarioMeta, load_scenario
-from correlator.llm.redact import Redactor
 from correlator.models import AlertmanagerWebhook, Investigation
 from correlator.settings import BackendSettings, Settings
 from correlator.wire.ids import try_normalize_trace_id
@@ -43,30 +43,6 @@ from correlator.wire.openmetrics import build_openmetrics
 from correlator.wiring import build_clients, investigate_once
 
 MAX_TRACES = 200
-KEEP_KEYS = frozenset(
-    {
-        "traceId",
-        "spanId",
-        "parentSpanId",
-        "startTimeUnixNano",
-        "endTimeUnixNano",
-        "timeUnixNano",
-        "fingerprint",
-        "startsAt",
-        "endsAt",
-        "trace_id",
-        "span_id",
-        "traceID",
-        "time",
-        "timeEnd",
-        "created",
-        "updated",
-        "id",
-        "alertId",
-        "dashboardUID",
-        "panelId",
-    }
-)
 
 
 class RecordError(RuntimeError):
@@ -93,38 +69,6 @@ class RecordResult:
             )
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
-
-
-class _Scrub:
-    def __init__(self, enabled: bool) -> None:
-        self.enabled, self.redactor = enabled, Redactor()
-
-    def text(self, s: str) -> str:
-        return self.redactor.text(s) if self.enabled else s
-
-    def tree(self, node: Any, key: str = "") -> Any:
-        if not self.enabled or key in KEEP_KEYS:
-            return node
-        if isinstance(node, str):
-            return self.redactor.text(node)
-        if isinstance(node, dict):
-            return {k: self.tree(v, str(k)) for k, v in node.items()}
-        if isinstance(node, list):
-            return [self.tree(v) for v in node]
-        return node
-
-    def logs(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Stream label values (ids kept) and lines; nanosecond timestamps untouched."""
-        if not self.enabled:
-            return body
-        result = [
-            {
-                "stream": {k: self.tree(v, k) for k, v in s["stream"].items()},
-                "values": [[ts, self.text(line)] for ts, line in s["values"]],
-            }
-            for s in body["data"]["result"]
-        ]
-        return {**body, "data": {**body["data"], "result": result}}
 
 
 def _window(inv: Investigation, settings: Settings, now: datetime) -> tuple[datetime, datetime]:
@@ -250,7 +194,7 @@ class _Fetched:
 
 
 async def _fetch(
-    inv: Investigation, settings: Settings, now: datetime, scrub: _Scrub, wire: Wire
+    inv: Investigation, settings: Settings, now: datetime, scrub: Scrub, wire: Wire
 ) -> _Fetched:
     start, end = _window(inv, settings, now)
     out = _Fetched(settings=operator_settings(settings))
@@ -358,7 +302,7 @@ def _write(
     hook: dict[str, Any],
     inv: Investigation,
     f: _Fetched,
-    scrub: _Scrub,
+    scrub: Scrub,
     meta: dict[str, Any],
 ) -> None:
     out.mkdir(parents=True)
@@ -393,7 +337,7 @@ async def record_scenario(
     hook = _one_alert(body)
     quiet = quiet_settings(settings)
     inv = await _investigate(hook, quiet)
-    scrub = _Scrub(redact)
+    scrub = Scrub(redact)
     clients = build_clients(quiet)
     wire = Wire(clients, {n: getattr(quiet, n) for n in clients})
     try:
