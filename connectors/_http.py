@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -48,12 +47,14 @@ from connectors._resilience import (
     CircuitBreaker,
     TTLCache,
     body_snippet,
+    decode_json,
+    freeze_params,
     parse_retry_after,
     rate_limit_wait,
+    status_error,
 )
 from correlator import deadline
 from correlator.errors import (
-    BackendBadResponse,
     BackendError,
     BackendRateLimited,
     BackendRejected,
@@ -109,16 +110,6 @@ def build_client(
         trust_env=False,
         transport=transport,
     )
-
-
-def _freeze(params: Params | None) -> tuple[tuple[str, Any], ...]:
-    if not params:
-        return ()
-    items: list[tuple[str, Any]] = []
-    for k, v in params.items():
-        vals = tuple(v) if isinstance(v, list | tuple) else (v,)
-        items.append((k, tuple(str(x) for x in vals)))
-    return tuple(sorted(items))
 
 
 class BackendClient:
@@ -185,7 +176,7 @@ class BackendClient:
         if method != "GET" or json is not None:
             return await self._with_retries(method, path, params, json, merged, retries)
         # tenant, auth and format headers (e.g. Loki's encoding flags) are part of the identity
-        key = (method, path, _freeze(params), tuple(sorted(merged.items())), retries)
+        key = (method, path, freeze_params(params), tuple(sorted(merged.items())), retries)
         task = self._inflight.get(key)
         if task is None:
             task = asyncio.ensure_future(
@@ -204,7 +195,7 @@ class BackendClient:
         cache_ttl: float | None = None,
     ) -> Any:
         """GET and decode JSON; ``cache_ttl`` seconds caches the decoded body (immutable data)."""
-        key = ("GET", path, _freeze(params), tuple(sorted(self._headers(headers).items())))
+        key = ("GET", path, freeze_params(params), tuple(sorted(self._headers(headers).items())))
         if cache_ttl:
             hit, value = self.cache.get(key)
             if hit:
@@ -227,17 +218,7 @@ class BackendClient:
 
     def decode_json(self, response: httpx.Response) -> Any:
         """JSON body or ``BackendBadResponse`` (HTML error page, truncated or empty body)."""
-        try:
-            return json.loads(response.content)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            ctype = response.headers.get("content-type", "").lower()
-            if "html" in ctype or response.content.lstrip()[:1] == b"<":
-                what = f"HTML instead of JSON (HTTP {response.status_code})"
-            else:
-                what = f"invalid JSON ({exc})"
-            raise BackendBadResponse(
-                self.name, f"{what}: {body_snippet(response)[:120]!r}", status=response.status_code
-            ) from exc
+        return decode_json(self.name, response)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -399,20 +380,13 @@ class BackendClient:
         )
 
     def _check_status(self, response: httpx.Response) -> None:
-        status = response.status_code
         now = self._wall_clock()
-        if 200 <= status < 300:
-            spent = rate_limit_wait(response.headers, now=now)
-            if spent is not None and "retry-after" not in response.headers:
-                self._limited_until = now + timedelta(seconds=spent)
-            return
-        what = f"HTTP {status} on {response.request.url.path}: {body_snippet(response)}"
-        limited = rate_limit_wait(response.headers, now=now) if status in (403, 429) else None
-        if status == 429 or limited is not None:
-            raise BackendRateLimited(self.name, what, status=status, retry_after=limited)
-        if status >= 500:
-            raise BackendUnavailable(self.name, what, status=status)
-        raise BackendRejected(self.name, what, status=status)
+        err = status_error(self.name, response, now=now)
+        if err is not None:
+            raise err
+        spent = rate_limit_wait(response.headers, now=now)
+        if spent is not None and "retry-after" not in response.headers:
+            self._limited_until = now + timedelta(seconds=spent)
 
     def _record(self, started: float, outcome: str) -> None:
         if self._metrics is None:

@@ -1,5 +1,6 @@
 """Resilience building blocks of ``connectors/_http.py``: circuit breaker, TTL cache,
-``Retry-After`` parsing and error-body snippets. Pure, clock-injectable, no I/O."""
+``Retry-After`` parsing, error-body snippets and the mapping of a response to
+``correlator.errors`` (status classes, non-JSON bodies). Pure, clock-injectable, no I/O."""
 
 from __future__ import annotations
 
@@ -7,12 +8,20 @@ import json
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+
+from correlator.errors import (
+    BackendBadResponse,
+    BackendError,
+    BackendRateLimited,
+    BackendRejected,
+    BackendUnavailable,
+)
 
 _SNIPPET = 300
 
@@ -148,3 +157,44 @@ def body_snippet(response: httpx.Response) -> str:
             return ": ".join(parts)[:_SNIPPET]
     text = re.sub(r"<[^>]*>", " ", text)
     return " ".join(text.split())[:_SNIPPET]
+
+
+def status_error(name: str, response: httpx.Response, *, now: datetime) -> BackendError | None:
+    """The error a non-2xx answer maps to (None for 2xx): 429 or a 403 with a spent quota is
+    rate-limited, 5xx unavailable (both transient), any other 4xx rejected."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return None
+    what = f"HTTP {status} on {response.request.url.path}: {body_snippet(response)}"
+    limited = rate_limit_wait(response.headers, now=now) if status in (403, 429) else None
+    if status == 429 or limited is not None:
+        return BackendRateLimited(name, what, status=status, retry_after=limited)
+    if status >= 500:
+        return BackendUnavailable(name, what, status=status)
+    return BackendRejected(name, what, status=status)
+
+
+def decode_json(name: str, response: httpx.Response) -> Any:
+    """JSON body or ``BackendBadResponse`` (HTML error page, truncated or empty body)."""
+    try:
+        return json.loads(response.content)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        ctype = response.headers.get("content-type", "").lower()
+        if "html" in ctype or response.content.lstrip()[:1] == b"<":
+            what = f"HTML instead of JSON (HTTP {response.status_code})"
+        else:
+            what = f"invalid JSON ({exc})"
+        raise BackendBadResponse(
+            name, f"{what}: {body_snippet(response)[:120]!r}", status=response.status_code
+        ) from exc
+
+
+def freeze_params(params: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    """Query parameters as a hashable, order-free key (coalescing identical in-flight GETs)."""
+    if not params:
+        return ()
+    items: list[tuple[str, Any]] = []
+    for k, v in params.items():
+        vals = tuple(v) if isinstance(v, list | tuple) else (v,)
+        items.append((k, tuple(str(x) for x in vals)))
+    return tuple(sorted(items))
