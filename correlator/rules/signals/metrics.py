@@ -23,7 +23,7 @@ RESOURCE_TAG = {
     MetricSignal.DISK.value: "disk",
     MetricSignal.RESTARTS.value: "restarts",
     MetricSignal.FDS.value: "socket",
-    MetricSignal.PACKET_DROPS.value: "network_loss",
+    MetricSignal.PACKET_DROPS.value: "packet_drops",
 }
 
 
