@@ -46,6 +46,7 @@ class MetricSignal(StrEnum):
     """What a rules-defined PromQL template measures (``MetricSeries.signal``)."""
 
     CPU = "cpu"
+    CPU_THROTTLING = "cpu_throttling"
     MEMORY = "memory"
     DISK = "disk"
     RESTARTS = "restarts"
@@ -253,8 +254,8 @@ SIGNAL_TAGS = frozenset(
         "exception", "network_error", "db", "backend", "caller_query", "new_query",
         "bad_response", "client_error", "bad_target", "unreachable", "waits_on_all_callees",
         "self_time", "network_delay", "network_loss", "cpu", "memory", "disk", "restarts",
-        "socket", "oom", "config", "packet_drops", "traffic", "load_from_surge", "chronic",
-        "own_golden",
+        "socket", "oom", "config", "packet_drops", "cpu_throttled", "traffic",
+        "load_from_surge", "chronic", "own_golden",
         "flag_new", "flag_on_failing", "new_version_on_incident_spans",
         "diff_touches_failing_path", "diff_docs_or_tests_only",
     }

@@ -19,6 +19,7 @@ from correlator.rules.signals.base import Context, SignalResult
 MIN_TAIL_SECONDS = 120.0  # a shift must last this long to be a regime change
 RESOURCE_TAG = {
     MetricSignal.CPU.value: "cpu",
+    MetricSignal.CPU_THROTTLING.value: "cpu_throttled",
     MetricSignal.MEMORY.value: "memory",
     MetricSignal.DISK.value: "disk",
     MetricSignal.RESTARTS.value: "restarts",

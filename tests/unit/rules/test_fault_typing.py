@@ -90,6 +90,17 @@ def test_memory_rise_beside_network_time_is_the_backlog_of_a_delay(ruleset: Rule
     assert got == ("payment", FaultType.NETWORK_DELAY)
 
 
+def test_throttling_in_front_of_network_time_is_cpu_contention(ruleset: RuleSet) -> None:
+    """A throttled container delays requests before its handler runs, which callers see as
+    network time; the throttling series tells contention from a delayed link."""
+    throttled = series("payment", "cpu_throttling", [0.02] * 12 + [0.6] * 8)
+    got = _typed(ruleset, _network_delay_to_payment(), metrics=[throttled])
+    assert got == ("payment", FaultType.RESOURCE_CPU)
+    bursty = series("payment", "cpu_throttling", [0.02] * 12 + [0.1] * 8)  # under the floor
+    got = _typed(ruleset, _network_delay_to_payment(), metrics=[bursty])
+    assert got == ("payment", FaultType.NETWORK_DELAY)
+
+
 def test_network_time_alone_is_network_delay(ruleset: RuleSet) -> None:
     assert _typed(ruleset, _network_delay_to_payment()) == ("payment", FaultType.NETWORK_DELAY)
 
