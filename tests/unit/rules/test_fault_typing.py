@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from correlator.models import FaultType, SpanKind, TraceEvidence
+from correlator.models import ChangeKind, FaultType, SpanKind, TraceEvidence
 from correlator.rules import RuleSet, check_directory, load_ruleset, rank
 from correlator.rules.faults import combine
 from correlator.rules.schema import FaultEvidence, FaultTyping, SignalName
 from tests.unit.rules import shop
 from tests.unit.rules.conftest import RULES_DIR
-from tests.unit.rules.factories import alert, bundle, series, span, trace
+from tests.unit.rules.factories import alert, bundle, change, series, span, trace
 
 RISE = [1.0] * 12 + [1.6] * 8  # a sustained rise to a new level, in any unit
 
@@ -115,6 +115,37 @@ def test_starved_caller_reading_every_response_late_is_resource_cpu(ruleset: Rul
     traces = [_starved_checkout(baseline=True) for _ in range(3)]
     traces += [_starved_checkout(baseline=False) for _ in range(3)]
     assert _typed(ruleset, traces) == ("checkout", FaultType.RESOURCE_CPU)
+
+
+def test_restarts_keep_memory_even_beside_network_time(ruleset: RuleSet) -> None:
+    """Restarts (OOM kills) are a memory fault's own evidence, whatever the latency shape."""
+    restarts = series("payment", "restarts", [0.0] * 12 + [3.0] * 8)
+    got = _typed(ruleset, _network_delay_to_payment(), metrics=[restarts])
+    assert got == ("payment", FaultType.RESOURCE_MEMORY)
+
+
+def test_disk_filling_up_is_resource_disk(ruleset: RuleSet) -> None:
+    traces = [shop.payment_fails() for _ in range(3)] + [shop.healthy()]
+    disk = series("payment", "disk", [0.5] * 12 + [0.99] * 8)
+    top = rank(bundle(traces=traces, metrics=[disk]), ruleset).top
+    assert top is not None
+    assert (top.service, top.fault_type) == ("payment", FaultType.RESOURCE_DISK)
+
+
+def test_socket_exhaustion_is_network_loss(ruleset: RuleSet) -> None:
+    traces = [shop.payment_fails() for _ in range(3)] + [shop.healthy()]
+    fds = series("payment", "fds", [0.3] * 12 + [0.99] * 8)
+    top = rank(bundle(traces=traces, metrics=[fds]), ruleset).top
+    assert top is not None
+    assert (top.service, top.fault_type) == ("payment", FaultType.NETWORK_LOSS)
+
+
+def test_a_suspect_config_change_outweighs_the_symptoms(ruleset: RuleSet) -> None:
+    traces = [shop.healthy() for _ in range(2)] + [shop.payment_slow(300) for _ in range(2)]
+    cpu = series("payment", "cpu", _scaled(RISE, 0.5))
+    push = change("payment", 4, kind=ChangeKind.CONFIG, description="POOL_SIZE=1")
+    got = _typed(ruleset, traces, metrics=[cpu], changes=[push])
+    assert got == ("payment", FaultType.CONFIG_CHANGE)
 
 
 def test_errors_on_own_spans_are_code_error(ruleset: RuleSet) -> None:
