@@ -1,20 +1,18 @@
-"""Fault type and culprit change of one accused service, from which signals fired and their tags."""
+"""Fault type and culprit change of one accused service.
+
+The fault type is evidence combination defined as data: ``fault_typing`` in ``rules/*.yaml``
+(schema ``FaultTyping``) lists which evidence facts support which fault type with what weight;
+``combine`` sums them and the highest total wins (docs/rules.md, "Fault typing").
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from correlator.models import Change, ChangeKind, FaultType
-from correlator.rules.schema import SignalName
+from correlator.models import Change, FaultType
+from correlator.rules.schema import FaultTyping, SignalName
 from correlator.rules.signals.base import Context, SignalResult
 from correlator.rules.signals.changes import effective_kind, ranked_changes
-
-CHANGE_FAULT = {
-    ChangeKind.DEPLOY: FaultType.DEPLOY_REGRESSION,
-    ChangeKind.VERSION_CHANGE: FaultType.DEPLOY_REGRESSION,
-    ChangeKind.CONFIG: FaultType.CONFIG_CHANGE,
-    ChangeKind.FEATURE_FLAG: FaultType.FEATURE_FLAG,
-}
 
 
 @dataclass(frozen=True)
@@ -23,6 +21,7 @@ class Verdict:
     change: Change | None
     tags: frozenset[str]
     flag: str | None
+    totals: tuple[tuple[FaultType, float], ...] = ()  # per fault type, highest first
 
 
 def _tags(service: str, results: dict[SignalName, SignalResult]) -> frozenset[str]:
@@ -32,66 +31,50 @@ def _tags(service: str, results: dict[SignalName, SignalResult]) -> frozenset[st
     return frozenset(out)
 
 
-def _score(results: dict[SignalName, SignalResult], sig: SignalName, service: str) -> float:
-    res = results.get(sig)
-    return res.scores.get(service, 0.0) if res else 0.0
+def _scores(service: str, results: dict[SignalName, SignalResult]) -> dict[SignalName, float]:
+    return {sig: r.scores.get(service, 0.0) for sig, r in results.items()}
 
 
-def _resource_fault(tags: frozenset[str]) -> FaultType | None:
-    if "disk" in tags:
-        return FaultType.RESOURCE_DISK
-    if "memory" in tags or "restarts" in tags or "oom" in tags:
-        return FaultType.RESOURCE_MEMORY
-    if "cpu" in tags:
-        return FaultType.RESOURCE_CPU
-    return None
+def facts(
+    tags: frozenset[str], scores: dict[SignalName, float], change: Change | None
+) -> frozenset[str]:
+    """The signals' tags plus the derived facts a fault-typing row may name (schema
+    ``DERIVED_FACTS``)."""
+    out = set(tags)
+    out |= {f"signal:{sig.value}" for sig, sc in scores.items() if sc > 0}
+    err = scores.get(SignalName.ERROR_ORIGIN, 0.0)
+    lat = scores.get(SignalName.LATENCY_ORIGIN, 0.0)
+    res = scores.get(SignalName.RESOURCE, 0.0)
+    traffic = scores.get(SignalName.TRAFFIC, 0.0)
+    if lat > 0 and lat >= err:
+        out.add("latency_dominant")
+    if traffic > 0 and traffic >= 0.5 * max(err, lat, res):
+        out.add("traffic_dominant")
+    if change is not None:
+        out |= {"change", f"change:{effective_kind(change).value}"}
+    return frozenset(out)
 
 
-def _symptom_fault(
-    service: str, tags: frozenset[str], results: dict[SignalName, SignalResult]
-) -> FaultType:
-    """Fault type when no change explains the anomaly."""
-    err = _score(results, SignalName.ERROR_ORIGIN, service)
-    lat = _score(results, SignalName.LATENCY_ORIGIN, service)
-    res = _score(results, SignalName.RESOURCE, service)
-    traffic = _score(results, SignalName.TRAFFIC, service)
-    if "bad_target" in tags:
-        return FaultType.CONFIG_CHANGE
-    if "unreachable" in tags:
-        return FaultType.DEPENDENCY_DOWN
-    if traffic > 0 and (res == 0 or _resource_fault(tags) is FaultType.RESOURCE_CPU):
-        return FaultType.TRAFFIC_SURGE  # more load burns more CPU: the surge is the cause
-    if res > 0 and "socket" in tags:
-        return FaultType.NETWORK_LOSS  # socket/fd exhaustion: connections fail
-    if res > 0 and (kind := _resource_fault(tags)) is not None:
-        return kind
-    if "flag_new" in tags:
-        return FaultType.FEATURE_FLAG  # a flag turned on where the fault is, nothing else moved
-    if "socket" in tags:
-        return FaultType.NETWORK_LOSS  # socket/fd exhaustion: connections fail
-    if "disk" in tags:
-        return FaultType.RESOURCE_DISK
-    if "oom" in tags:
-        return FaultType.RESOURCE_MEMORY
-    if traffic > 0 and traffic >= max(err, lat, res) * 0.5:
-        return FaultType.TRAFFIC_SURGE
-    if lat >= err and lat > 0:
-        if "db" in tags:
-            return FaultType.DATABASE_SLOW
-        if "network_loss" in tags:
-            return FaultType.NETWORK_LOSS
-        if "network_delay" in tags:
-            return FaultType.NETWORK_DELAY
-    if "network_error" in tags and "exception" not in tags:
-        return FaultType.NETWORK_LOSS
-    if "network_delay" in tags and lat > 0:
-        return FaultType.NETWORK_DELAY
-    if "db" in tags and lat > 0:
-        return FaultType.DATABASE_SLOW
-    if lat > 0 and err == 0 and not tags & {"exception", "bad_response", "client_error"}:
-        # slower, nothing failing, no resource/db/flag/change to explain it: time on the wire
-        return FaultType.NETWORK_DELAY
-    return FaultType.CODE_ERROR
+def combine(
+    table: FaultTyping | None, held: frozenset[str], scores: dict[SignalName, float]
+) -> tuple[FaultType, tuple[tuple[FaultType, float], ...]]:
+    """Sum each fault type's holding rows; highest total wins, ties to the fault whose first
+    holding row comes earlier in the table; nothing holds: the table's default."""
+    if table is None:
+        return FaultTyping.model_fields["default"].default, ()
+    total: dict[FaultType, float] = {}
+    first: dict[FaultType, int] = {}
+    for i, row in enumerate(table.evidence):
+        if not held.issuperset(row.when) or held.intersection(row.unless):
+            continue
+        w = row.weight * (scores.get(row.scale, 0.0) if row.scale is not None else 1.0)
+        if w <= 0:
+            continue
+        total[row.fault] = total.get(row.fault, 0.0) + w
+        first.setdefault(row.fault, i)
+    ranked = sorted(total.items(), key=lambda kv: (-kv[1], first[kv[0]]))
+    out = tuple((f, round(t, 6)) for f, t in ranked)
+    return (ranked[0][0] if ranked else table.default), out
 
 
 def _flag_key(tags: frozenset[str], change: Change | None) -> str | None:
@@ -101,14 +84,18 @@ def _flag_key(tags: frozenset[str], change: Change | None) -> str | None:
     return keys[0] if keys else None
 
 
-def verdict(ctx: Context, service: str, results: dict[SignalName, SignalResult]) -> Verdict:
+def verdict(
+    ctx: Context,
+    service: str,
+    results: dict[SignalName, SignalResult],
+    table: FaultTyping | None,
+) -> Verdict:
+    """The service's fault type by the rules' ``fault_typing`` table, and its suspect change."""
     tags = _tags(service, results)
     ranked = [(sc, c) for sc, c in ranked_changes(ctx, service) if sc >= ctx.t.min_change_score]
     change = ranked[0][1] if ranked else None
-    if change is not None and {"db", "backend"} <= tags:
-        fault = FaultType.DATABASE_SLOW  # e.g. a migration that dropped an index
-    elif change is not None:
-        fault = CHANGE_FAULT[effective_kind(change)]
-    else:
-        fault = _symptom_fault(service, tags, results)
-    return Verdict(fault=fault, change=change, tags=tags, flag=_flag_key(tags, change))
+    scores = _scores(service, results)
+    fault, totals = combine(table, facts(tags, scores, change), scores)
+    return Verdict(
+        fault=fault, change=change, tags=tags, flag=_flag_key(tags, change), totals=totals
+    )

@@ -127,7 +127,7 @@ def _merge(files: list[tuple[Path, RulesFile, object]]) -> tuple[RuleSet | None,
     seen_rules: dict[str, str] = {}
     seen_metrics: dict[str, str] = {}
     merged: dict[str, Any] = {"rules": [], "metrics": [], "weights": {}, "sources": []}
-    singletons = ("remediation", "next_queries", "thresholds", "settings")
+    singletons = ("remediation", "next_queries", "thresholds", "settings", "fault_typing")
     owner: dict[str, str] = {}
     for path, rf, raw in files:
         merged["sources"].append(str(path))

@@ -10,6 +10,7 @@ from correlator.models import Alert, MetricQuery
 from correlator.models.identity import pod_regex
 from correlator.rules.render import render_promql
 from correlator.rules.schema import (
+    FaultTyping,
     MetricSignal,
     MetricTemplate,
     NextQueries,
@@ -47,6 +48,9 @@ class RuleSet(Strict):
     next_queries: NextQueries = Field(default_factory=NextQueries)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     settings: Settings = Field(default_factory=Settings)
+    fault_typing: FaultTyping | None = Field(
+        default=None, description="None: every suspect is typed FaultTyping.default"
+    )
     sources: list[str] = Field(default_factory=list, description="files merged, in order")
 
     def rules_for(self, alert: Alert) -> list[Rule]:

@@ -11,6 +11,8 @@ A rules file is a mapping with any of these keys (several files are merged by ``
 - ``next_queries``: what a human should run when a piece of evidence is missing.
 - ``thresholds``: numeric knobs of the signals and of the no-fault / insufficient outcomes.
 - ``settings``: label names used when rendering templates.
+- ``fault_typing``: which evidence facts support which fault type, with what weight
+  (``FaultTyping``; evaluated by ``faults.verdict``).
 
 Templates are rendered only through ``correlator.templating.render_string`` (sandboxed,
 StrictUndefined) with label values escaped for their destination (PromQL string, shell word).
@@ -44,6 +46,7 @@ class MetricSignal(StrEnum):
     """What a rules-defined PromQL template measures (``MetricSeries.signal``)."""
 
     CPU = "cpu"
+    CPU_THROTTLING = "cpu_throttling"
     MEMORY = "memory"
     DISK = "disk"
     RESTARTS = "restarts"
@@ -242,6 +245,65 @@ class Settings(Strict):
         return v
 
 
+# Evidence facts a fault-typing row may name (docs/rules.md, "Fault typing"). Tags the signals
+# put on a service, plus facts ``faults.facts`` derives: ``signal:<name>`` (that signal scored
+# the service), ``change`` / ``change:<kind>`` (a suspect change), ``latency_dominant`` (latency
+# blame >= error blame) and ``traffic_dominant`` (traffic >= half the strongest other signal).
+SIGNAL_TAGS = frozenset(
+    {
+        "exception", "network_error", "db", "backend", "caller_query", "new_query",
+        "bad_response", "client_error", "bad_target", "unreachable", "waits_on_all_callees",
+        "self_time", "network_delay", "network_loss", "cpu", "memory", "disk", "restarts",
+        "socket", "oom", "config", "packet_drops", "cpu_throttled", "traffic",
+        "load_from_surge", "chronic", "own_golden",
+        "flag_new", "flag_on_failing", "new_version_on_incident_spans",
+        "diff_touches_failing_path", "diff_docs_or_tests_only",
+    }
+)  # fmt: skip
+DERIVED_FACTS = frozenset(
+    {"change", "latency_dominant", "traffic_dominant"}
+    | {f"signal:{s.value}" for s in SignalName}
+    | {"change:deploy", "change:version_change", "change:config", "change:feature_flag"}
+)
+KNOWN_FACTS = SIGNAL_TAGS | DERIVED_FACTS
+
+
+def _check_facts(v: list[str]) -> list[str]:
+    unknown = sorted(set(v) - KNOWN_FACTS)
+    if unknown:
+        raise ValueError(
+            f"unknown evidence fact(s) {', '.join(map(repr, unknown))}; known: "
+            + ", ".join(sorted(KNOWN_FACTS))
+        )
+    return v
+
+
+class FaultEvidence(Strict):
+    """One row: when every fact of ``when`` holds and none of ``unless``, ``weight`` (times the
+    service's score on ``scale``, if set) is added to ``fault``'s total."""
+
+    fault: FaultType
+    when: list[str] = Field(min_length=1)
+    unless: list[str] = Field(default_factory=list)
+    weight: float = Field(gt=0)
+    scale: SignalName | None = None
+    why: str = ""
+
+    @field_validator("when", "unless")
+    @classmethod
+    def _facts(cls, v: list[str]) -> list[str]:
+        return _check_facts(v)
+
+
+class FaultTyping(Strict):
+    """Fault type as evidence combination: per fault type, the sum of the weights of its rows
+    that hold; the highest total wins. Ties go to the fault whose first holding row comes
+    earlier in ``evidence``. No row holding: ``default``."""
+
+    default: FaultType = FaultType.CODE_ERROR
+    evidence: list[FaultEvidence] = Field(min_length=1)
+
+
 class RulesFile(Strict):
     """One YAML file as written; all keys optional."""
 
@@ -252,3 +314,4 @@ class RulesFile(Strict):
     next_queries: NextQueries | None = None
     thresholds: Thresholds | None = None
     settings: Settings | None = None
+    fault_typing: FaultTyping | None = None

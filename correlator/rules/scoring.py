@@ -174,7 +174,7 @@ def rank(bundle: EvidenceBundle, ruleset: RuleSet) -> Analysis:
     weight_sum = sum(weights.values())
     hyps: list[Hypothesis] = []
     for total, service in scored[: ruleset.thresholds.max_hypotheses]:
-        v = verdict(ctx, service, results)
+        v = verdict(ctx, service, results, ruleset.fault_typing)
         hyps.append(
             Hypothesis(
                 service=service,

@@ -234,4 +234,6 @@ def latency_origin(ctx: Context) -> SignalResult:
             res.tag(service, "network_loss" if lossy else "network_delay")
         elif now.get(("db", service), 0.0) - base.get(("db", service), 0.0) >= 0.5 * ex:
             res.tag(service, "db")
+        elif kind == "svc":
+            res.tag(service, "self_time")  # its own code (not calls, not queries) got slower
     return res

@@ -27,7 +27,7 @@ def problems_of(tmp_path: Path) -> list[str]:
 def test_shipped_rules_load_and_merge() -> None:
     rs = load_ruleset(RULES_DIR)
     assert len(rs.sources) >= 3
-    assert {r.name for r in rs.rules} >= {"errors", "latency", "any-alert"}
+    assert {r.name for r in rs.rules} >= {"errors", "latency", "resources", "traffic"}
     assert rs.remediation.rollback.kubectl
     assert rs.metrics
 

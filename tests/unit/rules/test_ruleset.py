@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from correlator.rules import RuleSet
+import shutil
+from pathlib import Path
+
+from correlator.rules import RuleSet, load_ruleset
 from correlator.rules.schema import SignalName
+from tests.unit.rules.conftest import RULES_DIR
 from tests.unit.rules.factories import alert
 
 
@@ -41,3 +45,29 @@ def test_metric_queries_follow_the_signals_that_apply() -> None:
         ],
     )
     assert [q.name for q in rs.metric_queries(alert("Surge"), ["a"])] == ["rps:a"]
+
+
+def test_shipped_rules_have_no_catch_all_so_signals_lists_select(tmp_path: Path) -> None:
+    """A rule's ``signals`` is what an alert it matches gets: dropping a signal from the shipped
+    errors rule drops it for error alerts; an alert no rule matches still gets every signal."""
+    shipped = load_ruleset(RULES_DIR)
+    assert set(shipped.weights_for(alert("CheckoutErrorRate"))) == set(SignalName)
+    assert set(shipped.weights_for(alert("KubePodNotReady"))) == set(SignalName)
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, rules)
+    default = rules / "default.yaml"
+    text = default.read_text()
+    old = "signals: [error_origin, latency_origin, topology, logs, change, resource, traffic]"
+    assert old in text
+    default.write_text(text.replace(old, "signals: [error_origin, topology, logs, change]", 1))
+    edited = load_ruleset(rules)
+    got = set(edited.weights_for(alert("CheckoutErrorRate")))
+    assert got == {
+        SignalName.ERROR_ORIGIN,
+        SignalName.TOPOLOGY,
+        SignalName.LOGS,
+        SignalName.CHANGE,
+    }
+    assert set(edited.weights_for(alert("KubePodNotReady"))) == set(SignalName)
+    queries = edited.metric_queries(alert("CheckoutErrorRate"), ["checkout"])
+    assert not {q.signal for q in queries} & {"cpu", "memory", "request_rate", "latency"}
