@@ -323,9 +323,11 @@ async def open_runtime(
     store: Store | None = None,
     notify: bool = True,
     llm: LLMOptions | None = None,
+    flush_notes: bool = False,
 ) -> AsyncIterator[Runtime]:
     """Open the store (creating the schema), the backend clients and, with ``notify`` and a
-    configured channel, the notification outbox and its delivery worker; close them on exit."""
+    configured channel, the notification outbox and its delivery worker; close them on exit
+    (``flush_notes``: after one last delivery round of the notes due, for one-shot runs)."""
     own_store: SqlStore | None = None
     if store is None:
         own_store = SqlStore(
@@ -341,7 +343,9 @@ async def open_runtime(
             if notifiers:
                 engine = own_store.engine if own_store is not None else None
                 notes = await stack.enter_async_context(
-                    running_outbox(settings, engine, notifiers, metrics=metrics)
+                    running_outbox(
+                        settings, engine, notifiers, metrics=metrics, flush_on_exit=flush_notes
+                    )
                 )
             deps = _pipeline_deps(
                 settings, store, clients, metrics, notes=notes, llm=llm or LLMOptions()
@@ -423,7 +427,8 @@ async def investigate_once(
     """Run the pipeline in-process on every alert of ``webhook`` (temporary SQLite store).
 
     Used by ``correlator investigate``, eval, replay and bench: no notes are posted unless
-    ``notify``; the LLM stages (when configured) run in batch mode unless told otherwise.
+    ``notify`` (then the notes due are delivered before this returns); the LLM stages (when
+    configured) run in batch mode unless told otherwise.
     ``deploys`` are recorded first, as CI/CD would have POSTed them to ``/api/v1/deploys``.
     """
     results: list[Investigation] = []
@@ -431,7 +436,10 @@ async def investigate_once(
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'once.db'}"
         once = settings.model_copy(update={"database_url": url})
         opts = llm or LLMOptions(mode="batch")
-        async with open_runtime(once, metrics=metrics or Metrics(), notify=notify, llm=opts) as rt:
+        rt_cm = open_runtime(
+            once, metrics=metrics or Metrics(), notify=notify, llm=opts, flush_notes=notify
+        )
+        async with rt_cm as rt:
             for deploy in deploys:
                 await rt.store.add_deploy(deploy)
             for alert in webhook.to_alerts():

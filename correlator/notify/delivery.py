@@ -303,9 +303,14 @@ async def running_outbox(
     metrics: Metrics | None = None,
     run_worker: bool = True,
     poll_seconds: float = 1.0,
+    flush_on_exit: bool = False,
 ) -> AsyncIterator[Outbox]:
     """The outbox on ``engine`` (``None``: its own engine on ``settings.database_url``, for
-    a store that is not ``SqlStore``); its delivery worker runs in the background until exit."""
+    a store that is not ``SqlStore``); its delivery worker runs in the background until exit.
+
+    ``flush_on_exit``: one last delivery round of whatever is due once the worker has stopped
+    (one-shot runs such as ``replay --notify`` exit right after the last note is published).
+    """
     used = engine if engine is not None else make_engine(settings.database_url)
     own_engine = used if engine is None else None
     store = OutboxStore(used)
@@ -331,6 +336,8 @@ async def running_outbox(
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=30.0)
+        if flush_on_exit:
+            await worker.run_once()
         for notifier in notifiers.values():
             close = getattr(notifier, "aclose", None)
             if close is not None:
