@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from correlator import __version__
 from correlator.evidence import EvidenceSources, gather
 from correlator.evidence.memory import memory_failed, with_memory
-from correlator.llm import InvestigationRefiner, LLMRuntime
+from correlator.llm import InvestigationRefiner, LLMRuntime, warm_litellm
 from correlator.llm.commands import CommandPolicy
 from correlator.llm.redact import Redactor
 from correlator.metrics import Metrics
@@ -328,6 +328,8 @@ async def open_runtime(
     """Open the store (creating the schema), the backend clients and, with ``notify`` and a
     configured channel, the notification outbox and its delivery worker; close them on exit
     (``flush_notes``: after one last delivery round of the notes due, for one-shot runs)."""
+    if settings.llm.enabled:
+        warm_litellm()  # the import runs in a thread now, not on the loop at the first call (D12)
     own_store: SqlStore | None = None
     if store is None:
         own_store = SqlStore(

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from correlator.errors import LLMError
 from correlator.llm.cache import MemoryCache, StageCache
-from correlator.llm.client import LLMCallError, LLMRuntime
+from correlator.llm.client import LLMCallError, LLMRuntime, warm_litellm
 from correlator.llm.commands import CommandPolicy, default_policy
 from correlator.llm.redact import Redactor
 from correlator.llm.runner import Emit, Mode, Run
@@ -46,6 +46,7 @@ __all__ = [
     "refine",
     "start_run",
     "totals",
+    "warm_litellm",
 ]
 
 
