@@ -157,12 +157,22 @@ def parse_json(body: bytes) -> object:
         raise BodyError(400, f"malformed JSON: {str(exc)[:200]}", "malformed") from exc
 
 
+LOC_PART_MAX = 80
+
+
+def _loc_part(part: int | str) -> int | str:
+    """A field path element, cut short: a dict key in the path may be the oversized input."""
+    if isinstance(part, str) and len(part) > LOC_PART_MAX:
+        return f"{part[:LOC_PART_MAX]}... ({len(part)} characters)"
+    return part
+
+
 def validate(model: type[M], data: object) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         detail = [
-            {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+            {"loc": ["body", *map(_loc_part, err["loc"])], "msg": err["msg"], "type": err["type"]}
             for err in exc.errors(include_url=False, include_input=False)
         ]
         raise BodyError(422, detail, "invalid") from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -21,9 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from correlator.models.identity import service_of
 
 GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+_NUMERIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 LabelValue = Annotated[str, StringConstraints(max_length=16_384)]
-Labels = dict[str, LabelValue]
+# Label names: Prometheus sets no limit by default; real ones are short identifiers (D14).
+LABEL_NAME_MAX = 1_024
+LabelName = Annotated[str, StringConstraints(max_length=LABEL_NAME_MAX)]
+Labels = dict[LabelName, LabelValue]
 
 
 class AlertStatus(StrEnum):
@@ -49,6 +54,15 @@ class WebhookAlert(BaseModel):
     def _has_alertname(cls, v: Labels) -> Labels:
         if not v.get("alertname"):
             raise ValueError("labels.alertname is required")
+        return v
+
+    @field_validator("starts_at", "ends_at", mode="before")
+    @classmethod
+    def _rfc3339_only(cls, v: object) -> object:
+        """Alertmanager sends RFC 3339 strings; a bare number (pydantic would read epoch
+        seconds) is no Alertmanager payload and would place the alert anywhere in time (D14)."""
+        if isinstance(v, int | float) or (isinstance(v, str) and _NUMERIC.fullmatch(v.strip())):
+            raise ValueError("must be an RFC 3339 timestamp string, not a number")
         return v
 
     @field_validator("starts_at", "ends_at")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.api.conftest import AUTH
+from tests.api.conftest import AUTH, fixture_json
 
 HOOK = "/api/v1/webhooks/alertmanager"
 
@@ -32,3 +32,36 @@ async def test_deploy_time_overflowing_utc_is_422(client: httpx.AsyncClient, whe
     r = await client.post("/api/v1/deploys", json={"service": "x", "time": when}, headers=AUTH)
     assert r.status_code == 422
     assert "time" in r.text
+
+
+async def test_oversized_label_key_is_422_naming_it_briefly(client: httpx.AsyncClient) -> None:
+    """D14: a 900 kB label *key* was accepted and stored; now a 422 that names the labels field
+    and the size, without echoing the whole key back."""
+    body = fixture_json("alertmanager_webhook_01_firing.json")
+    body["alerts"][0]["labels"]["k" * 900_000] = "v"
+    r = await client.post(HOOK, json=body, headers=AUTH)
+    assert r.status_code == 422
+    (err,) = r.json()["detail"]
+    assert err["loc"][:5] == ["body", "alerts", 0, "labels", f"{'k' * 80}... (900000 characters)"]
+    assert "1024" in err["msg"]
+    assert len(r.content) < 2_000
+
+
+@pytest.mark.parametrize("value", [1764762000, 1764762000.5, "1764762000"])
+async def test_numeric_starts_at_is_422(client: httpx.AsyncClient, value: object) -> None:
+    """D14: ``startsAt`` as a number was read as epoch seconds; Alertmanager sends RFC 3339
+    strings (as in the recorded payloads), so a number is a 422 naming startsAt."""
+    body = fixture_json("alertmanager_webhook_01_firing.json")
+    body["alerts"][0]["startsAt"] = value
+    r = await client.post(HOOK, json=body, headers=AUTH)
+    assert r.status_code == 422
+    (err,) = r.json()["detail"]
+    assert err["loc"] == ["body", "alerts", 0, "startsAt"]
+    assert "RFC 3339" in err["msg"]
+
+
+async def test_recorded_rfc3339_starts_at_still_accepted(client: httpx.AsyncClient) -> None:
+    """D14: the recorded Alertmanager payload (an RFC 3339 string) is still a 202."""
+    body = fixture_json("alertmanager_webhook_01_firing.json")
+    r = await client.post(HOOK, json=body, headers=AUTH)
+    assert r.status_code == 202
