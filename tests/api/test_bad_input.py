@@ -65,3 +65,43 @@ async def test_recorded_rfc3339_starts_at_still_accepted(client: httpx.AsyncClie
     body = fixture_json("alertmanager_webhook_01_firing.json")
     r = await client.post(HOOK, json=body, headers=AUTH)
     assert r.status_code == 202
+
+
+def _with_nul(where: str) -> dict[str, object]:
+    body = fixture_json("alertmanager_webhook_01_firing.json")
+    alert = body["alerts"][0]
+    if where == "fingerprint":
+        alert["fingerprint"] = "ab\x00cd"
+    elif where == "label key":
+        alert["labels"]["team\x00"] = "x"
+    else:
+        alert["labels"][where] = f"{alert['labels'].get(where, 'x')}\x00tail"
+    return body
+
+
+@pytest.mark.parametrize("where", ["alertname", "service", "fingerprint", "label key"])
+async def test_nul_in_indexed_alert_fields_is_422(client: httpx.AsyncClient, where: str) -> None:
+    """D10: a NUL in alertname, the service label, a label name or the fingerprint was a 500
+    on PostgreSQL (``invalid byte sequence for encoding "UTF8": 0x00``) and stored on SQLite;
+    now a 422 naming the field on both databases."""
+    r = await client.post(HOOK, json=_with_nul(where), headers=AUTH)
+    assert r.status_code == 422, r.text
+    assert "NUL" in r.text
+    listed = await client.get("/api/v1/investigations", headers=AUTH)
+    assert listed.json()["items"] == []
+
+
+async def test_nul_in_deploy_service_is_422(client: httpx.AsyncClient) -> None:
+    """D10: a NUL in the deploy ``service`` (an indexed column) is a 422 on both databases."""
+    deploy = {"service": "check\x00out", "time": "2026-11-21T16:30:00Z"}
+    r = await client.post("/api/v1/deploys", json=deploy, headers=AUTH)
+    assert r.status_code == 422
+    assert "NUL" in r.text
+
+
+async def test_nul_in_annotations_is_stored(client: httpx.AsyncClient) -> None:
+    """D10: annotations only live in the JSON document: a NUL there is kept on both databases."""
+    body = fixture_json("alertmanager_webhook_01_firing.json")
+    body["alerts"][0]["annotations"]["summary"] = "a\x00b"
+    r = await client.post(HOOK, json=body, headers=AUTH)
+    assert r.status_code == 202, r.text
