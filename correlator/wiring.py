@@ -68,7 +68,14 @@ from correlator.settings import BackendSettings, Settings
 from correlator.store import SqlStore, StoreEventSink
 from correlator.store.engine import is_memory_sqlite
 from correlator.telemetry import configure_logging, configure_tracing
-from correlator.worker import ProcessWorkers, Runner, WorkerPool, owner_id, serve_wakeups
+from correlator.worker import (
+    ProcessWorkers,
+    Runner,
+    WorkerPool,
+    host_prefix,
+    owner_id,
+    serve_wakeups,
+)
 
 if TYPE_CHECKING:
     from connectors.slack import SlackNotifier
@@ -324,10 +331,13 @@ async def open_runtime(
     notify: bool = True,
     llm: LLMOptions | None = None,
     flush_notes: bool = False,
+    reclaim_notes: bool = False,
 ) -> AsyncIterator[Runtime]:
     """Open the store (creating the schema), the backend clients and, with ``notify`` and a
     configured channel, the notification outbox and its delivery worker; close them on exit
-    (``flush_notes``: after one last delivery round of the notes due, for one-shot runs)."""
+    (``flush_notes``: after one last delivery round of the notes due, for one-shot runs;
+    ``reclaim_notes``: first free the notifications a crashed process of this host had leased,
+    as investigations are re-queued at start; only the serving process, never its children)."""
     if settings.llm.enabled:
         warm_litellm()  # the import runs in a thread now, not on the loop at the first call (D12)
     own_store: SqlStore | None = None
@@ -346,7 +356,13 @@ async def open_runtime(
                 engine = own_store.engine if own_store is not None else None
                 notes = await stack.enter_async_context(
                     running_outbox(
-                        settings, engine, notifiers, metrics=metrics, flush_on_exit=flush_notes
+                        settings,
+                        engine,
+                        notifiers,
+                        metrics=metrics,
+                        flush_on_exit=flush_notes,
+                        owner=f"{owner_id()}:outbox",
+                        reclaim_prefix=host_prefix() if reclaim_notes else None,
                     )
                 )
             deps = _pipeline_deps(

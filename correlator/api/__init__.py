@@ -75,7 +75,10 @@ def create_app(settings: Settings, deps: AppDeps | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings, metrics=metrics, store=deps.store) as rt:
+        reclaim = deps.run_workers  # like investigations: what this host's last process held
+        async with open_runtime(
+            settings, metrics=metrics, store=deps.store, reclaim_notes=reclaim
+        ) as rt:
             svc = _assemble(app, rt, settings, deps)
             pool, scheduler = svc.pool, svc.scheduler
             if settings.webhook_token is None:
