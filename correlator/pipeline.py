@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from correlator.llm.redact import Redactor, redact_model
 from correlator.metrics import Metrics
 from correlator.models import (
     EvidenceBundle,
+    EvidenceStatus,
     Investigation,
     StageTiming,
     TimeWindow,
@@ -177,6 +179,40 @@ def redact_evidence(bundle: EvidenceBundle, *, emails: bool = False) -> Evidence
     return clean.model_copy(update={"redactions": dict(sorted(counts.items()))})
 
 
+_FAILED = frozenset({EvidenceStatus.ERROR, EvidenceStatus.TIMEOUT})
+_INTERNAL_SOURCES = frozenset({"correlator", "deploy_api"})  # our own store, not a backend
+
+
+def evidence_health(bundle: EvidenceBundle) -> tuple[str, str]:
+    """The evidence stage's status and detail from the backend queries in ``bundle``:
+
+    ``ok`` (none failed), ``degraded`` (some failed: the rules work with the rest) or ``failed``
+    (every backend query failed); the detail names each backend with its failure counts and
+    first error, e.g. ``tempo: 3 timeout (not finished before the evidence deadline)``.
+    """
+    asked = [
+        e
+        for e in bundle.items
+        if e.status != EvidenceStatus.NOT_CONFIGURED and e.source not in _INTERNAL_SOURCES
+    ]
+    failed = [e for e in asked if e.status in _FAILED]
+    if not failed:
+        return "ok", ""
+    counts: dict[str, Counter[str]] = {}
+    first: dict[str, str] = {}
+    for e in failed:
+        counts.setdefault(e.source, Counter())[str(e.status)] += 1
+        first.setdefault(e.source, (e.error or "")[:120])
+    reasons = "; ".join(
+        f"{src}: {', '.join(f'{n} {st}' for st, n in sorted(c.items()))}"
+        + (f" ({first[src]})" if first[src] else "")
+        for src, c in sorted(counts.items())
+    )
+    if len(failed) == len(asked):
+        return "failed", f"every backend query failed: {reasons}"
+    return "degraded", f"{len(failed)} of {len(asked)} backend queries failed: {reasons}"
+
+
 async def _analysis_stages(run: _Run, *, emails: bool) -> None:
     deps = run.deps
     bundle: EvidenceBundle | None = None
@@ -191,6 +227,8 @@ async def _analysis_stages(run: _Run, *, emails: bool) -> None:
             # a few hundred ms on a large bundle: off the event loop
             bundle = await asyncio.to_thread(redact_evidence, raw, emails=emails)
             run.inv = run.inv.model_copy(update={"evidence": bundle})
+            status, detail = evidence_health(bundle)
+            outcome.update(status=status, detail=detail)
     async with run.stage("rules") as outcome:
         if deps.rules is None or bundle is None:
             outcome.update(status="skipped", detail="no rules stage configured or no evidence")

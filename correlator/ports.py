@@ -302,6 +302,10 @@ class Store(Protocol):
 
     async def ping(self) -> bool: ...
 
+    async def can_write(self) -> bool:
+        """Whether a small committed write succeeds now (``/readyz`` after a write error)."""
+        ...
+
     async def try_lead(self) -> bool:
         """Whether this process is the one replica running the periodic jobs now (taking the
         leadership when it is free). Single-process databases: always ``True``."""

@@ -305,6 +305,19 @@ class Settings(BaseSettings):
         default=7200.0, description="how far before onset deploys and version changes are read"
     )
     body_limit_bytes: int = 1024 * 1024
+    request_read_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="time to receive a request body once its headers arrived; 408 after (D11)",
+    )
+    http_limit_concurrency: int = Field(
+        default=1000,
+        ge=1,
+        description="connections and requests `serve` handles at once; beyond, 503 (D11)",
+    )
+    http_keep_alive_seconds: float = Field(
+        default=5.0, gt=0, description="idle keep-alive connections are closed after this"
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR")
     rules_dir: Path = Field(default_factory=lambda: _data_dir("rules"))
     prompts_dir: Path = Field(default_factory=lambda: _data_dir("prompts"))

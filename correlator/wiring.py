@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from correlator import __version__
 from correlator.evidence import EvidenceSources, gather
 from correlator.evidence.memory import memory_failed, with_memory
-from correlator.llm import InvestigationRefiner, LLMRuntime
+from correlator.llm import InvestigationRefiner, LLMRuntime, warm_litellm
 from correlator.llm.commands import CommandPolicy
 from correlator.llm.redact import Redactor
 from correlator.metrics import Metrics
@@ -68,7 +68,14 @@ from correlator.settings import BackendSettings, Settings
 from correlator.store import SqlStore, StoreEventSink
 from correlator.store.engine import is_memory_sqlite
 from correlator.telemetry import configure_logging, configure_tracing
-from correlator.worker import ProcessWorkers, Runner, WorkerPool, owner_id, serve_wakeups
+from correlator.worker import (
+    ProcessWorkers,
+    Runner,
+    WorkerPool,
+    host_prefix,
+    owner_id,
+    serve_wakeups,
+)
 
 if TYPE_CHECKING:
     from connectors.slack import SlackNotifier
@@ -323,9 +330,16 @@ async def open_runtime(
     store: Store | None = None,
     notify: bool = True,
     llm: LLMOptions | None = None,
+    flush_notes: bool = False,
+    reclaim_notes: bool = False,
 ) -> AsyncIterator[Runtime]:
     """Open the store (creating the schema), the backend clients and, with ``notify`` and a
-    configured channel, the notification outbox and its delivery worker; close them on exit."""
+    configured channel, the notification outbox and its delivery worker; close them on exit
+    (``flush_notes``: after one last delivery round of the notes due, for one-shot runs;
+    ``reclaim_notes``: first free the notifications a crashed process of this host had leased,
+    as investigations are re-queued at start; only the serving process, never its children)."""
+    if settings.llm.enabled:
+        warm_litellm()  # the import runs in a thread now, not on the loop at the first call (D12)
     own_store: SqlStore | None = None
     if store is None:
         own_store = SqlStore(
@@ -341,7 +355,15 @@ async def open_runtime(
             if notifiers:
                 engine = own_store.engine if own_store is not None else None
                 notes = await stack.enter_async_context(
-                    running_outbox(settings, engine, notifiers, metrics=metrics)
+                    running_outbox(
+                        settings,
+                        engine,
+                        notifiers,
+                        metrics=metrics,
+                        flush_on_exit=flush_notes,
+                        owner=f"{owner_id()}:outbox",
+                        reclaim_prefix=host_prefix() if reclaim_notes else None,
+                    )
                 )
             deps = _pipeline_deps(
                 settings, store, clients, metrics, notes=notes, llm=llm or LLMOptions()
@@ -423,7 +445,8 @@ async def investigate_once(
     """Run the pipeline in-process on every alert of ``webhook`` (temporary SQLite store).
 
     Used by ``correlator investigate``, eval, replay and bench: no notes are posted unless
-    ``notify``; the LLM stages (when configured) run in batch mode unless told otherwise.
+    ``notify`` (then the notes due are delivered before this returns); the LLM stages (when
+    configured) run in batch mode unless told otherwise.
     ``deploys`` are recorded first, as CI/CD would have POSTed them to ``/api/v1/deploys``.
     """
     results: list[Investigation] = []
@@ -431,7 +454,10 @@ async def investigate_once(
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'once.db'}"
         once = settings.model_copy(update={"database_url": url})
         opts = llm or LLMOptions(mode="batch")
-        async with open_runtime(once, metrics=metrics or Metrics(), notify=notify, llm=opts) as rt:
+        rt_cm = open_runtime(
+            once, metrics=metrics or Metrics(), notify=notify, llm=opts, flush_notes=notify
+        )
+        async with rt_cm as rt:
             for deploy in deploys:
                 await rt.store.add_deploy(deploy)
             for alert in webhook.to_alerts():

@@ -31,6 +31,7 @@ from correlator.api import (
     webhooks,
 )
 from correlator.api.context import AppContext
+from correlator.api.readtimeout import BodyReadTimeout
 from correlator.api.security import SecurityMiddleware
 from correlator.metrics import Metrics
 from correlator.models import AlertmanagerWebhook, Deploy, FeedbackIn
@@ -74,7 +75,10 @@ def create_app(settings: Settings, deps: AppDeps | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings, metrics=metrics, store=deps.store) as rt:
+        reclaim = deps.run_workers  # like investigations: what this host's last process held
+        async with open_runtime(
+            settings, metrics=metrics, store=deps.store, reclaim_notes=reclaim
+        ) as rt:
             svc = _assemble(app, rt, settings, deps)
             pool, scheduler = svc.pool, svc.scheduler
             if settings.webhook_token is None:
@@ -110,6 +114,7 @@ def create_app(settings: Settings, deps: AppDeps | None = None) -> FastAPI:
 
     app.add_api_route("/docs", docs, include_in_schema=False)
     app.add_api_route("/redoc", docs, include_in_schema=False)
+    app.add_middleware(BodyReadTimeout, seconds=settings.request_read_timeout_seconds)
     app.add_middleware(SecurityMiddleware, settings=settings)
     return app
 

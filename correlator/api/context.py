@@ -10,19 +10,24 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
 from pydantic import BaseModel, SecretStr, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from correlator.api.security import AuthThrottle
 from correlator.metrics import Metrics
 from correlator.ports import EventSink, FeedbackStore, NoteSink, SlackActions, Store
 from correlator.settings import Settings
 
+log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
+STORE_RETRY_AFTER_SECONDS = 30
 UI_COOKIE = "correlator_ui"  # set by the web UI's /ui/login; also accepted by the read API
 
 
@@ -38,6 +43,7 @@ class AppContext:
     feedback: FeedbackStore | None = None
     slack: SlackActions | None = None
     depth_read_at: float = 0.0  # monotonic time intake last refreshed the queue-depth gauges
+    store_write_error: str | None = None  # the last intake write failed: /readyz probes (D10)
 
 
 def get_context(request: Request) -> AppContext:
@@ -124,9 +130,39 @@ def _require_read_access(request: Request, *, off_loopback: str, denied: str) ->
 
 
 class BodyError(HTTPException):
-    def __init__(self, status_code: int, detail: Any, outcome: str) -> None:
-        super().__init__(status_code=status_code, detail=detail)
+    def __init__(
+        self,
+        status_code: int,
+        detail: Any,
+        outcome: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code=status_code, detail=detail, headers=headers)
         self.outcome = outcome
+
+
+def store_error_reason(exc: BaseException) -> str:
+    """A short, secret-free reason: the driver's message (e.g. "database or disk is full")."""
+    orig = getattr(exc, "orig", None) or exc
+    return f"{type(orig).__name__}: {str(orig).splitlines()[0][:200] if str(orig) else ''}"
+
+
+@asynccontextmanager
+async def intake_write(ctx: AppContext) -> AsyncIterator[None]:
+    """Intake's store writes: a database or disk error (full disk, read-only file, lost
+    connection) is a 503 that says nothing was stored, with ``Retry-After`` (Alertmanager and CI
+    retry), instead of a 500 or a reset; ``/readyz`` then reports not ready until a write probe
+    succeeds (reliability report D10)."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as exc:
+        reason = store_error_reason(exc)
+        ctx.store_write_error = reason
+        log.error("store write failed at intake: %s", reason)
+        detail = f"store write failed, nothing was stored; retry later ({reason})"
+        headers = {"Retry-After": str(STORE_RETRY_AFTER_SECONDS)}
+        raise BodyError(503, detail, "store_error", headers) from exc
+    ctx.store_write_error = None
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -157,12 +193,22 @@ def parse_json(body: bytes) -> object:
         raise BodyError(400, f"malformed JSON: {str(exc)[:200]}", "malformed") from exc
 
 
+LOC_PART_MAX = 80
+
+
+def _loc_part(part: int | str) -> int | str:
+    """A field path element, cut short: a dict key in the path may be the oversized input."""
+    if isinstance(part, str) and len(part) > LOC_PART_MAX:
+        return f"{part[:LOC_PART_MAX]}... ({len(part)} characters)"
+    return part
+
+
 def validate(model: type[M], data: object) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         detail = [
-            {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+            {"loc": ["body", *map(_loc_part, err["loc"])], "msg": err["msg"], "type": err["type"]}
             for err in exc.errors(include_url=False, include_input=False)
         ]
         raise BodyError(422, detail, "invalid") from exc

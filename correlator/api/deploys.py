@@ -9,6 +9,7 @@ from correlator.api.context import (
     AppContext,
     body_schema,
     get_context,
+    intake_write,
     parse_json,
     read_body,
     require_read_token,
@@ -42,14 +43,20 @@ class DeployPage(BaseModel):
     response_model=DeployCreated,
     dependencies=[Depends(require_webhook_token)],
     openapi_extra=body_schema(Deploy),
-    responses={400: {"description": "malformed JSON"}, 413: {"description": "body too large"}},
+    responses={
+        400: {"description": "malformed JSON"},
+        413: {"description": "body too large"},
+        503: {"description": "the store cannot write (e.g. disk full): nothing stored, retry"},
+    },
 )
 async def create_deploy(request: Request, ctx: AppContext = Depends(get_context)) -> DeployCreated:
     """Record a deploy (service, version, commit, time...) for the deploy-marker evidence."""
     deploy = validate(Deploy, parse_json(await read_body(request, ctx.settings.body_limit_bytes)))
     # redacted as it enters: stored, shown and noted only without secrets (D6)
     deploy = redact_model(deploy, Redactor(emails=ctx.settings.llm.redact_emails))
-    return DeployCreated(id=await ctx.store.add_deploy(deploy))
+    async with intake_write(ctx):
+        deploy_id = await ctx.store.add_deploy(deploy)
+    return DeployCreated(id=deploy_id)
 
 
 @router.get(

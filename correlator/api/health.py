@@ -1,4 +1,5 @@
-"""``/healthz`` (process up), ``/readyz`` (database reachable), ``/metrics`` (Prometheus text)."""
+"""``/healthz`` (process up), ``/readyz`` (database reachable and, after an intake write
+failed, writable again), ``/metrics`` (Prometheus text)."""
 
 from __future__ import annotations
 
@@ -18,15 +19,20 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "database unreachable"}})
+@router.get("/readyz", responses={503: {"description": "database unreachable or unable to write"}})
 async def readyz(request: Request, ctx: AppContext = Depends(get_context)) -> JSONResponse:
-    if await ctx.store.ping():
-        body: dict[str, object] = {"status": "ready", "database": "ok"}
-        pool = getattr(request.app.state, "workers", None)
-        if isinstance(pool, ProcessWorkers):  # informative: intake works before they are up
-            body["worker_processes_ready"] = pool.ready
-        return JSONResponse(body)
-    return JSONResponse({"status": "not ready", "database": "unreachable"}, status_code=503)
+    if not await ctx.store.ping():
+        return JSONResponse({"status": "not ready", "database": "unreachable"}, status_code=503)
+    if ctx.store_write_error is not None:  # an intake write failed: ready again once one works
+        if not await ctx.store.can_write():
+            body = {"status": "not ready", "database": "cannot write"}
+            return JSONResponse({**body, "error": ctx.store_write_error}, status_code=503)
+        ctx.store_write_error = None
+    ready: dict[str, object] = {"status": "ready", "database": "ok"}
+    pool = getattr(request.app.state, "workers", None)
+    if isinstance(pool, ProcessWorkers):  # informative: intake works before they are up
+        ready["worker_processes_ready"] = pool.ready
+    return JSONResponse(ready)
 
 
 @router.get("/metrics", response_class=Response)

@@ -22,6 +22,7 @@ from correlator.api.context import (
     BodyError,
     body_schema,
     get_context,
+    intake_write,
     parse_json,
     read_body,
     require_webhook_token,
@@ -63,6 +64,7 @@ class IntakeResponse(BaseModel):
         401: {"description": "missing or wrong bearer token"},
         413: {"description": "body over the limit (1 MiB by default)"},
         422: {"description": "not an Alertmanager webhook; detail names the field path"},
+        503: {"description": "the store cannot write (e.g. disk full): nothing stored, retry"},
     },
 )
 async def alertmanager_webhook(
@@ -79,10 +81,15 @@ async def alertmanager_webhook(
         raise
     # labels, annotations and URLs redacted as they enter, off the event loop (D6)
     alerts = await asyncio.to_thread(_redacted, hook.to_alerts(), ctx.settings.llm.redact_emails)
-    if grouped(ctx, hook):
-        items = await intake_group(ctx, hook, alerts)
-    else:
-        items = await _intake(ctx, alerts)
+    try:
+        async with intake_write(ctx):
+            if grouped(ctx, hook):
+                items = await intake_group(ctx, hook, alerts)
+            else:
+                items = await _intake(ctx, alerts)
+    except BodyError as exc:
+        ctx.metrics.webhooks_total.labels(outcome=exc.outcome).inc()
+        raise
     ctx.metrics.webhooks_total.labels(outcome="accepted").inc()
     ctx.wake()
     if time.monotonic() - ctx.depth_read_at >= DEPTH_REFRESH_SECONDS:  # a COUNT per webhook

@@ -7,10 +7,11 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from correlator.models import Investigation
+    from correlator.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,21 +58,27 @@ def _serve(args: argparse.Namespace) -> int:
     if problem and not args.insecure:
         print(f"correlator serve: {problem}; set the tokens or pass --insecure", file=sys.stderr)
         return 2
-    config = uvicorn.Config(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=15,
-    )
+    config = uvicorn.Config(create_app(settings), host=host, port=port, **uvicorn_options(settings))
     try:
         uvicorn.Server(config).run()
     finally:
         if provider is not None:
             provider.shutdown()
     return 0
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for ``serve``: bounded connections and keep-alive (D11); the body read
+    deadline is the app's own (``correlator.api.readtimeout``)."""
+    return {
+        "log_config": None,
+        "access_log": False,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 15,
+        "limit_concurrency": settings.http_limit_concurrency,
+        "timeout_keep_alive": settings.http_keep_alive_seconds,
+        "h11_max_incomplete_event_size": 16 * 1024,  # request line + headers (h11 default)
+    }
 
 
 def exposure_problem(host: str, webhook_token: object, ui_token: object) -> str | None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from correlator.errors import LLMError
 from correlator.llm.cache import MemoryCache, StageCache
-from correlator.llm.client import LLMCallError, LLMRuntime
+from correlator.llm.client import LLMCallError, LLMRuntime, warm_litellm
 from correlator.llm.commands import CommandPolicy, default_policy
 from correlator.llm.redact import Redactor
 from correlator.llm.remediate import remediate
@@ -47,6 +47,7 @@ __all__ = [
     "refine",
     "start_run",
     "totals",
+    "warm_litellm",
 ]
 
 

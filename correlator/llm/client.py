@@ -2,7 +2,10 @@
 
 - litellm is imported lazily (``_litellm``), after ``LITELLM_LOCAL_MODEL_COST_MAP=True`` and
   ``LITELLM_MODE=PRODUCTION`` are set, with debug output suppressed, its log handlers cleared and
-  its aiohttp transport disabled (so httpx-level instrumentation sees the calls).
+  its aiohttp transport disabled (so httpx-level instrumentation sees the calls). The import, and
+  the modules litellm's first call would import, run once per process in a daemon thread
+  (``warm_litellm``, started at startup when an LLM is configured); calls await that thread, so
+  the event loop never runs the ~3-7 s import nor waits on its module lock (reliability D12).
 - litellm's and the openai SDK's retries are off (``max_retries=0``, ``num_retries=0``); we retry
   429, 5xx, connection errors and timeouts ourselves, honouring ``Retry-After``. 4xx is final.
 - Per-model concurrency (semaphore) and rate limit (``aiolimiter``), a per-model circuit breaker
@@ -13,10 +16,12 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import importlib
 import logging
 import os
 import random
-import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +65,74 @@ def _litellm() -> ModuleType:
         logger.handlers.clear()
         logger.propagate = True
     return litellm
+
+
+# What litellm's first ``acompletion`` (openai-compatible path) would otherwise import on the
+# event loop: the openai SDK's lazy resources and types, the HTTP stack, litellm's proxy helpers.
+_WARM_MODULES = (
+    "openai.resources",
+    "openai.types",
+    "openai.types.chat",
+    "httpcore",
+    "anyio._backends._asyncio",
+    "h2.connection",
+    "litellm.llms.openai.openai",
+    "litellm.llms.openai_like.dynamic_config",
+    "litellm.llms.litellm_proxy.chat.transformation",
+    "litellm.proxy._types",
+    "litellm._service_logger",
+)
+log = logging.getLogger(__name__)
+
+
+def _import_llm_stack() -> ModuleType:
+    litellm = _litellm()
+    for name in _WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:  # another litellm/openai layout: the first call imports it
+            log.debug("LLM warm-up skipped %s: %s", name, e)
+    return litellm
+
+
+class _Importer:
+    """The one litellm import of the process, in a daemon thread (any event loop can await it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.future: concurrent.futures.Future[ModuleType] | None = None
+        self.thread_name = "correlator-litellm-import"
+
+    def start(self) -> concurrent.futures.Future[ModuleType]:
+        with self._lock:
+            if self.future is None:
+                future: concurrent.futures.Future[ModuleType] = concurrent.futures.Future()
+                self.future = future
+                thread = threading.Thread(
+                    target=self._run, args=(future,), name=self.thread_name, daemon=True
+                )
+                thread.start()
+            return self.future
+
+    @staticmethod
+    def _run(future: concurrent.futures.Future[ModuleType]) -> None:
+        try:
+            future.set_result(_import_llm_stack())
+        except BaseException as e:  # noqa: BLE001 - handed to every awaiting call
+            future.set_exception(e)
+
+
+_IMPORTER = _Importer()
+
+
+def warm_litellm() -> None:
+    """Start importing litellm off the event loop (idempotent; returns at once)."""
+    _IMPORTER.start()
+
+
+async def litellm_module() -> ModuleType:
+    """litellm, imported in the import thread: awaiting never blocks the event loop."""
+    return await asyncio.wrap_future(_IMPORTER.start())
 
 
 @dataclass
@@ -241,10 +314,8 @@ def _kwargs(spec: CallSpec, model: str, stage: LLMStageSettings, s: LLMSettings)
 async def _once(
     spec: CallSpec, model: str, *, stage: LLMStageSettings, settings: LLMSettings
 ) -> CallResult:
-    if "litellm" not in sys.modules:  # first call: the 2-3 s import must not block the loop
-        await asyncio.to_thread(_litellm)
-    litellm = _litellm()
-    import openai
+    litellm = await litellm_module()  # the import thread's result: never imported on the loop
+    import openai  # imported by litellm in that thread: a sys.modules lookup here
 
     started = time.perf_counter()
     try:

@@ -10,20 +10,45 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from correlator.models.identity import service_of
 
 GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+_NUMERIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
+
+def no_nul(value: str) -> str:
+    """Strings that reach indexed columns: PostgreSQL text cannot hold NUL (a 500 there, D10)."""
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed in this field (it is indexed)")
+    return value
+
+
+NoNul = AfterValidator(no_nul)
 LabelValue = Annotated[str, StringConstraints(max_length=16_384)]
-Labels = dict[str, LabelValue]
+Labels = dict[str, LabelValue]  # the domain's (stored documents load as they were written)
+# What intake accepts (D10, D14). Label names: Prometheus sets no limit by default; real ones
+# are short identifiers. Label values become indexed columns (alertname, the service label,
+# group keys), so neither may hold NUL; annotations only live in the JSON document.
+LABEL_NAME_MAX = 1_024
+InLabelName = Annotated[str, StringConstraints(max_length=LABEL_NAME_MAX), NoNul]
+InLabels = dict[InLabelName, Annotated[str, StringConstraints(max_length=16_384), NoNul]]
+InAnnotations = dict[InLabelName, LabelValue]
 
 
 class AlertStatus(StrEnum):
@@ -37,18 +62,27 @@ class WebhookAlert(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     status: AlertStatus | None = None
-    labels: Labels
-    annotations: Labels = Field(default_factory=dict)
+    labels: InLabels
+    annotations: InAnnotations = Field(default_factory=dict)
     starts_at: datetime = Field(alias="startsAt")
     ends_at: datetime | None = Field(default=None, alias="endsAt")
     generator_url: str = Field(default="", alias="generatorURL", max_length=65_536)
-    fingerprint: str = Field(default="", max_length=256)
+    fingerprint: Annotated[str, NoNul] = Field(default="", max_length=256)
 
     @field_validator("labels")
     @classmethod
-    def _has_alertname(cls, v: Labels) -> Labels:
+    def _has_alertname(cls, v: dict[str, str]) -> dict[str, str]:
         if not v.get("alertname"):
             raise ValueError("labels.alertname is required")
+        return v
+
+    @field_validator("starts_at", "ends_at", mode="before")
+    @classmethod
+    def _rfc3339_only(cls, v: object) -> object:
+        """Alertmanager sends RFC 3339 strings; a bare number (pydantic would read epoch
+        seconds) is no Alertmanager payload and would place the alert anywhere in time (D14)."""
+        if isinstance(v, int | float) or (isinstance(v, str) and _NUMERIC.fullmatch(v.strip())):
+            raise ValueError("must be an RFC 3339 timestamp string, not a number")
         return v
 
     @field_validator("starts_at", "ends_at")
@@ -68,9 +102,9 @@ class AlertmanagerWebhook(BaseModel):
     truncated_alerts: int = Field(default=0, alias="truncatedAlerts", ge=0)
     status: AlertStatus
     receiver: str = ""
-    group_labels: Labels = Field(default_factory=dict, alias="groupLabels")
-    common_labels: Labels = Field(default_factory=dict, alias="commonLabels")
-    common_annotations: Labels = Field(default_factory=dict, alias="commonAnnotations")
+    group_labels: InLabels = Field(default_factory=dict, alias="groupLabels")
+    common_labels: InLabels = Field(default_factory=dict, alias="commonLabels")
+    common_annotations: InAnnotations = Field(default_factory=dict, alias="commonAnnotations")
     external_url: str = Field(default="", alias="externalURL")
     alerts: list[WebhookAlert] = Field(min_length=1, max_length=10_000)
 

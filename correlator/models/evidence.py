@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from correlator.models.alert import Alert, TimeWindow
+from correlator.models.alert import Alert, TimeWindow, no_nul
 from correlator.models.diff import ChangeDiff
 from correlator.models.feedback import IncidentMemory
 
@@ -245,6 +245,12 @@ class Deploy(BaseModel):
     author: str | None = Field(default=None, max_length=256)
     description: str | None = Field(default=None, max_length=4096)
     kind: ChangeKind = ChangeKind.DEPLOY
+
+    @field_validator("service", "environment")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        """Indexed columns: PostgreSQL text cannot hold NUL (a 500 there, D10)."""
+        return no_nul(value) if value is not None else None
 
     @field_validator("time")
     @classmethod

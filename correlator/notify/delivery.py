@@ -57,7 +57,7 @@ class OutboxWorker:
         edit_interval_seconds: float = 1.0,
         backoff_base_seconds: float = 2.0,
         backoff_max_seconds: float = 300.0,
-        lease_seconds: float = 120.0,
+        lease_seconds: float = 30.0,
         poll_seconds: float = 1.0,
         concurrency: int = 8,
         send_timeout_seconds: float = 30.0,
@@ -172,10 +172,12 @@ class OutboxWorker:
             return 0
         note, wait_until = await self._outbound(newest, now)
         if note is None and newest.kind == "thread" and not await self._parent_open(newest):
-            await self.store.finish(
-                rows, state=DeliveryState.FAILED, now=now, error="parent message was not posted"
-            )
-            return 0
+            if await self._parent_posted(newest):  # posted meanwhile (another replica): go now
+                wait_until = now
+            else:
+                error = "parent message was not posted"
+                await self.store.finish(rows, state=DeliveryState.FAILED, now=now, error=error)
+                return 0
         if note is None:
             await self.store.finish(
                 rows,
@@ -185,13 +187,41 @@ class OutboxWorker:
                 count_attempt=False,
             )
             return 0
-        async with self._sem(newest.channel):
+        async with self._heartbeat(rows), self._sem(newest.channel):
             await self._send(notifier, note, rows)
         return 1
+
+    @asynccontextmanager
+    async def _heartbeat(self, rows: list[NotificationRow]) -> AsyncIterator[None]:
+        """Renew the lease every third of it while the rows wait for a slot and are sent, so
+        the lease can be short: a crashed owner's rows are free again within ``lease_seconds``."""
+        ids = [r.id for r in rows]
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(self.lease_seconds / 3.0)
+                try:
+                    await self.store.renew(ids, self.owner, self.clock(), self.lease_seconds)
+                except (SQLAlchemyError, OSError):  # the next beat tries again
+                    log.warning("outbox lease renewal failed", exc_info=True)
+
+        task = asyncio.create_task(beat(), name="outbox lease heartbeat")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _parent_open(self, row: NotificationRow) -> bool:
         """Whether the message a thread reply belongs to may still be posted."""
         return await self.store.has_open(str(row.payload.get("parent_key", "")))
+
+    async def _parent_posted(self, row: NotificationRow) -> bool:
+        """Whether the parent has a posted message now: read after ``_parent_open`` said no
+        open row is left, so a parent delivered between the two reads is seen (D9: replies
+        failed permanently when another replica posted the parent in that window)."""
+        return await self.store.message_ref(str(row.payload.get("parent_key", ""))) is not None
 
     async def _outbound(
         self, row: NotificationRow, now: datetime
@@ -303,9 +333,18 @@ async def running_outbox(
     metrics: Metrics | None = None,
     run_worker: bool = True,
     poll_seconds: float = 1.0,
+    flush_on_exit: bool = False,
+    owner: str | None = None,
+    reclaim_prefix: str | None = None,
 ) -> AsyncIterator[Outbox]:
     """The outbox on ``engine`` (``None``: its own engine on ``settings.database_url``, for
-    a store that is not ``SqlStore``); its delivery worker runs in the background until exit."""
+    a store that is not ``SqlStore``); its delivery worker runs in the background until exit.
+
+    ``flush_on_exit``: one last delivery round of whatever is due once the worker has stopped
+    (one-shot runs such as ``replay --notify`` exit right after the last note is published).
+    ``owner``: the worker's lease owner name; ``reclaim_prefix``: before delivering, rows
+    leased by owners with this prefix (a crashed previous process of this host) are freed.
+    """
     used = engine if engine is not None else make_engine(settings.database_url)
     own_engine = used if engine is None else None
     store = OutboxStore(used)
@@ -319,8 +358,17 @@ async def running_outbox(
         slack_routes=opts.slack_routes,
         pagerduty_mode=opts.pagerduty_mode,
     )
+    if reclaim_prefix:
+        freed = await store.release_leases(reclaim_prefix)
+        if freed:
+            log.warning("re-queued %d notification(s) left leased by a crashed process", freed)
     worker = OutboxWorker(
-        store, notifiers, metrics=metrics, wake=outbox.wake, poll_seconds=poll_seconds
+        store,
+        notifiers,
+        owner=owner,
+        metrics=metrics,
+        wake=outbox.wake,
+        poll_seconds=poll_seconds,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop)) if run_worker else None
@@ -331,6 +379,8 @@ async def running_outbox(
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=30.0)
+        if flush_on_exit:
+            await worker.run_once()
         for notifier in notifiers.values():
             close = getattr(notifier, "aclose", None)
             if close is not None:

@@ -170,6 +170,32 @@ class OutboxStore:
             )
             return [_row(r) for r in result.all()]
 
+    async def renew(
+        self, ids: Sequence[str], owner: str, now: datetime, lease_seconds: float
+    ) -> int:
+        """Extend ``owner``'s lease on the rows ``ids`` still held (the delivery heartbeat)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(notifications)
+                .where(notifications.c.id.in_(list(ids)), notifications.c.lease_owner == owner)
+                .values(lease_until=now + timedelta(seconds=lease_seconds))
+            )
+            return max(result.rowcount, 0)
+
+    async def release_leases(self, owner_prefix: str) -> int:
+        """Start-up: open rows leased by a previous process of this host (``owner_prefix``) are
+        free again at once, instead of after their lease (a crash mid-delivery, D9)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(notifications)
+                .where(
+                    notifications.c.state.in_(OPEN),
+                    notifications.c.lease_owner.startswith(owner_prefix, autoescape=True),
+                )
+                .values(lease_owner=None, lease_until=None)
+            )
+            return max(result.rowcount, 0)
+
     async def message_ref(self, message_key: str) -> MessageRef | None:
         q = (
             select(

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -35,6 +35,9 @@ from correlator.store.intake import IntakeMixin
 from correlator.store.learning import LearningMixin, prune_learning
 from correlator.store.rows import ACTIVE, FINISHED, from_row, now, row_data, row_values
 from correlator.store.schema import deploys, events, investigation_alerts, investigations
+
+WRITE_PROBE_ID = "write-probe"
+WRITE_PROBE_BYTES = 16_384
 
 
 class SqlStore(IntakeMixin, LearningMixin):
@@ -103,6 +106,25 @@ class SqlStore(IntakeMixin, LearningMixin):
         try:
             async with self._read.connect() as conn:
                 await conn.execute(select(1))
+        except (DBAPIError, OSError):
+            return False
+        return True
+
+    async def can_write(self) -> bool:
+        """A committed write of ~16 kB (a probe event inserted and deleted in one transaction,
+        never visible to readers): False when the database cannot write (disk full, read-only,
+        unreachable). ``/readyz`` runs it only after an intake write failed (D10)."""
+        probe = {"investigation_id": WRITE_PROBE_ID, "kind": "write_probe"}
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    insert(events).values(
+                        **probe, created_at=now(), payload={"pad": "x" * WRITE_PROBE_BYTES}
+                    )
+                )
+                await conn.execute(
+                    delete(events).where(events.c.investigation_id == WRITE_PROBE_ID)
+                )
         except (DBAPIError, OSError):
             return False
         return True

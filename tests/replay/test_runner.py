@@ -12,6 +12,7 @@ from pathlib import Path
 from correlator.lab.replay.runner import ROWS_FILE, Progress, load_rows, quiet_settings, run_replay
 from correlator.lab.replay.sources import jsonl_items
 from correlator.settings import Settings
+from tests.notify.fakes import FakeSlack
 from tests.replay.test_sources import BODIES, body, write_jsonl
 
 
@@ -79,3 +80,23 @@ async def test_row_json_round_trips(tmp_path: Path) -> None:
     assert slow["outcome"]["id"] == slow["key"]
     assert slow["service"] is None  # no service label on DemoSlowCheckout
     assert data["cb14fc0c00f5862f@2026-11-21T16:32:54.914Z"]["service"] == "checkout"
+
+
+async def test_replay_notify_delivers_to_the_configured_webhook(tmp_path: Path) -> None:
+    """Issue #21 item 8: ``replay --notify`` posts each note to the configured channel (a real
+    HTTP server on 127.0.0.1 receiving the generic webhook's POST); without it, nothing arrives."""
+    items = jsonl_items(write_jsonl(tmp_path / "h.jsonl", [body(BODIES[0])]))
+    server = FakeSlack().start()
+    try:
+        loud = Settings(webhook={"url": f"{server.url}{FakeSlack.WEBHOOK_PATH}"})
+        await run_replay(items, loud, tmp_path / "quiet")
+        assert server.webhook_posts == []
+
+        (row,) = await run_replay(items, loud, tmp_path / "loud", notify=True)
+    finally:
+        server.stop()
+    assert row.error is None
+    assert server.webhook_posts, "no note reached the webhook channel"
+    ids = {post["investigation_id"] for post in server.webhook_posts}
+    assert len(ids) == 1
+    assert {post["fingerprint"] for post in server.webhook_posts} == {row.fingerprint}

@@ -7,7 +7,8 @@ without an error are skipped (a row with an error is retried; the last row per k
 Investigations run in-process through ``correlator.wiring.investigate_once`` against the
 configured backends; the alert's own ``startsAt`` places every query window at the historical
 time. Scenario items start a simulator each (``correlator.lab.simulator``), as ``correlator eval``.
-Notifiers are cleared (``quiet_settings``) unless ``notify=True``.
+Notifiers are cleared (``quiet_settings``) unless ``notify=True``; then each investigation
+posts its notes to the configured channels (delivered before its row is written).
 """
 
 from __future__ import annotations
@@ -159,13 +160,17 @@ def row_from(
     return row
 
 
-async def _investigate_webhook(item: WorkItem, settings: Settings) -> Investigation | None:
+async def _investigate_webhook(
+    item: WorkItem, settings: Settings, *, notify: bool
+) -> Investigation | None:
     hook = AlertmanagerWebhook.model_validate(item.webhook)
-    results = await investigate_once(hook, settings)
+    results = await investigate_once(hook, settings, notify=notify)
     return results[0] if results else None
 
 
-async def _investigate_scenario(item: WorkItem, settings: Settings) -> Investigation | None:
+async def _investigate_scenario(
+    item: WorkItem, settings: Settings, *, notify: bool
+) -> Investigation | None:
     assert item.scenario is not None
     cm = running_simulator(item.scenario)
     sim = await asyncio.to_thread(cm.__enter__)
@@ -178,20 +183,24 @@ async def _investigate_scenario(item: WorkItem, settings: Settings) -> Investiga
                 "webhook": settings.webhook,
             }
         )
-        results = await investigate_once(sim.scenario.webhook, sim_settings)
+        results = await investigate_once(sim.scenario.webhook, sim_settings, notify=notify)
     finally:
         await asyncio.to_thread(cm.__exit__, None, None, None)
     return results[0] if results else None
 
 
-async def run_item(item: WorkItem, settings: Settings) -> ReplayRow:
-    """Investigate one item; never raises (a failure is a row with ``error``)."""
+async def run_item(item: WorkItem, settings: Settings, *, notify: bool = False) -> ReplayRow:
+    """Investigate one item; never raises (a failure is a row with ``error``).
+
+    ``notify``: the configured channels of ``settings`` get the notes, delivered before the
+    row is written (``replay --notify``).
+    """
     started = time.perf_counter()
     try:
         if item.source == "scenario":
-            inv = await _investigate_scenario(item, settings)
+            inv = await _investigate_scenario(item, settings, notify=notify)
         else:
-            inv = await _investigate_webhook(item, settings)
+            inv = await _investigate_webhook(item, settings, notify=notify)
     except Exception as exc:  # noqa: BLE001 - documented boundary: one failing alert must not stop the replay
         return row_from(
             item,
@@ -239,7 +248,7 @@ async def run_replay(
     async def one(item: WorkItem) -> None:
         nonlocal finished
         async with gate:
-            row = await run_item(item, run_settings)
+            row = await run_item(item, run_settings, notify=notify)
         async with lock:
             await asyncio.to_thread(_append, out_dir / ROWS_FILE, row)
             rows[row.key] = row

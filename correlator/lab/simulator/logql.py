@@ -12,10 +12,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from correlator.wire.promql import unquote
+
 _MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
 _LINE = re.compile(r'\s*(\|=|!=|\|~|!~)\s*("(?:[^"\\]|\\.)*"|`[^`]*`)')
 _STAGE = re.compile(r"\s*\|\s*(json|logfmt)\b")
 _LABEL = re.compile(r'\s*\|\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
+_CLOSE = re.compile(r"\s*\}")
 _LOGFMT = re.compile(r'([A-Za-z_][A-Za-z0-9_.]*)=("(?:[^"\\]|\\.)*"|\S*)')
 
 
@@ -38,9 +41,11 @@ class Selected:
 
 
 def _unquote(text: str) -> str:
-    if text.startswith("`"):
-        return text[1:-1]
-    return str(json.loads(text))
+    """A Go string literal's value (Loki parses with ``strconv.Unquote``: ``\\"``, ``\\xNN``)."""
+    try:
+        return unquote(text)
+    except ValueError as exc:
+        raise LogQLError(f"bad string literal {text[:40]!r}: {exc}") from exc
 
 
 def _match(op: str, have: str | None, want: str) -> bool:
@@ -116,22 +121,27 @@ def _label_stage(name: str, op: str, value: str) -> Stage:
     return run
 
 
+def _selector(q: str) -> tuple[list[tuple[str, str, str]], int]:
+    """The matchers of the stream selector at the start of ``q`` and where it ends; quoted
+    values may hold ``}``, ``,`` and escaped quotes, as in Loki."""
+    matchers: list[tuple[str, str, str]] = []
+    pos = 1
+    while (end := _CLOSE.match(q, pos)) is None:
+        m = _MATCHER.match(q, pos)
+        if not m:
+            raise LogQLError(f"bad stream selector near {q[pos : pos + 30]!r}")
+        matchers.append((m.group(1), m.group(2), _unquote(f'"{m.group(3)}"')))
+        pos = m.end()
+    if not matchers:
+        raise LogQLError("queries require at least one matcher")
+    return matchers, end.end()
+
+
 def parse(query: str) -> LogQuery:
     q = query.strip()
     if not q.startswith("{"):
         raise LogQLError("only log queries with a stream selector are supported")
-    close = q.find("}")
-    body, pos = q[1:close], close + 1
-    matchers: list[tuple[str, str, str]] = []
-    i = 0
-    while i < len(body.strip()):
-        m = _MATCHER.match(body, i)
-        if not m:
-            raise LogQLError(f"bad stream selector: {body!r}")
-        matchers.append((m.group(1), m.group(2), _unquote(f'"{m.group(3)}"')))
-        i = m.end()
-    if not matchers:
-        raise LogQLError("queries require at least one matcher")
+    matchers, pos = _selector(q)
     stages: list[Stage] = []
     while pos < len(q):
         if q[pos:].strip() == "":
