@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +32,7 @@ from correlator.evidence.logalert import log_alert_service, log_alert_trace_ids
 from correlator.evidence.services import ServiceEvidence
 from correlator.evidence.sources import EvidenceSources
 from correlator.evidence.tracechain import TraceChain
+from correlator.evidence.window import investigation_window, onset_of
 from correlator.models import (
     Alert,
     Change,
@@ -111,15 +111,7 @@ class _Gather:
         now = now if now.tzinfo else now.replace(tzinfo=UTC)
         self.alert, self.sources, self.settings = alert, sources, settings
         self.rec = Recorder()
-        prom = settings.prometheus
-        span = prom.exemplar_lookback_seconds + prom.exemplar_grace_seconds
-        start = alert.starts_at - timedelta(seconds=prom.exemplar_lookback_seconds)
-        end = alert.starts_at + timedelta(seconds=prom.exemplar_grace_seconds)
-        if end > now:  # a window still open ends at "now", floored to the query step
-            now = align(now, max(1.0, round(span / 200)))
-            end = now
-        self.now = now
-        self.window = TimeWindow(start=start, end=max(end, alert.starts_at + timedelta(seconds=1)))
+        self.window, self.now = investigation_window(alert, settings.prometheus, now)
         self.onset = alert.starts_at
         self.expr: str | None = None
         self.expr_source = "none"
@@ -391,30 +383,3 @@ class _Gather:
         found = [s for t in tasks for s in t.result()]
         changes = ch.changes_from_version_series(found, self.settings)
         self._add_changes(changes, "prometheus")
-
-
-def align(t: datetime, step: float) -> datetime:
-    """``t`` floored to a multiple of ``step`` seconds: investigations started within one step
-    of each other (a storm, a group's re-run) send identical URLs for a window that ends at
-    "now", so the shared HTTP client coalesces them instead of asking again with other
-    milliseconds."""
-    return datetime.fromtimestamp(math.floor(t.timestamp() / step) * step, tz=UTC)
-
-
-def onset_of(series: Sequence[MetricSeries], starts_at: datetime, step: float) -> datetime:
-    """Start of the run of samples (gaps up to 2 steps) that is ongoing at ``starts_at``.
-
-    With an alert expression such as ``x > 0.5`` samples exist only while the condition holds,
-    so this is when the condition became true (at most ``starts_at``).
-    """
-    ts = sorted({t for s in series for t, v in s.points if not math.isnan(v)})
-    limit = starts_at.timestamp() + step
-    ts = [t for t in ts if t <= limit]
-    if not ts:
-        return starts_at
-    start = ts[-1]
-    for earlier in reversed(ts[:-1]):
-        if start - earlier > 2 * step:
-            break
-        start = earlier
-    return min(datetime.fromtimestamp(start, tz=UTC), starts_at)

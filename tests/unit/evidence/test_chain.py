@@ -8,7 +8,7 @@ from pathlib import Path
 
 from correlator.errors import BackendRateLimited, BackendTimeout, BackendUnavailable
 from correlator.evidence import EvidenceSources, gather
-from correlator.evidence.chain import align
+from correlator.evidence.window import align
 from correlator.models import (
     Alert,
     AlertmanagerWebhook,
