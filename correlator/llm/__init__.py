@@ -21,8 +21,9 @@ from pathlib import Path
 
 from correlator.errors import LLMError
 from correlator.llm.cache import MemoryCache, StageCache
-from correlator.llm.client import LLMCallError, LLMRuntime, warm_litellm
+from correlator.llm.client import LLMCallError, LLMRuntime
 from correlator.llm.commands import CommandPolicy, default_policy
+from correlator.llm.importer import warm_litellm
 from correlator.llm.redact import Redactor
 from correlator.llm.remediate import remediate
 from correlator.llm.runner import Emit, Mode, Run

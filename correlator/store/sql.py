@@ -13,7 +13,6 @@ from the Alembic migrations (``correlator.store.migrate``).
 from __future__ import annotations
 
 import asyncio
-import builtins
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +32,7 @@ from correlator.store.engine import is_memory_sqlite, make_engine
 from correlator.store.groups import group_scope
 from correlator.store.intake import IntakeMixin
 from correlator.store.learning import LearningMixin, prune_learning
+from correlator.store.reads import ReadsMixin
 from correlator.store.rows import ACTIVE, FINISHED, from_row, now, row_data, row_values
 from correlator.store.schema import deploys, events, investigation_alerts, investigations
 
@@ -40,7 +40,7 @@ WRITE_PROBE_ID = "write-probe"
 WRITE_PROBE_BYTES = 16_384
 
 
-class SqlStore(IntakeMixin, LearningMixin):
+class SqlStore(IntakeMixin, ReadsMixin, LearningMixin):
     """``correlator.ports.Store`` on SQLAlchemy async (SQLite WAL by default, or PostgreSQL)."""
 
     def __init__(
@@ -352,58 +352,3 @@ class SqlStore(IntakeMixin, LearningMixin):
             result = await conn.execute(delete(investigations).where(old))
             await conn.execute(delete(deploys).where(deploys.c.time < older_than))
         return int(result.rowcount)
-
-    # -- reads ------------------------------------------------------------------------------
-
-    async def get(self, investigation_id: str) -> Investigation | None:
-        query = select(investigations).where(investigations.c.id == investigation_id)
-        async with self._read.connect() as conn:
-            row = (await conn.execute(query)).first()
-            if row is None:
-                return None
-            return (await self._attach(conn, [from_row(row)]))[0]
-
-    @staticmethod
-    def _filters(
-        status: InvestigationStatus | None, alertname: str | None, service: str | None
-    ) -> builtins.list[ColumnElement[bool]]:
-        where: builtins.list[ColumnElement[bool]] = []
-        if status is not None:
-            where.append(investigations.c.status == status.value)
-        if alertname:
-            where.append(investigations.c.alertname == alertname)
-        if service:
-            where.append(investigations.c.service == service)
-        return where
-
-    async def count(
-        self,
-        *,
-        status: InvestigationStatus | None = None,
-        alertname: str | None = None,
-        service: str | None = None,
-    ) -> int:
-        query = select(func.count()).select_from(investigations)
-        query = query.where(*self._filters(status, alertname, service))
-        async with self._read.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
-
-    async def list(
-        self,
-        *,
-        status: InvestigationStatus | None = None,
-        alertname: str | None = None,
-        service: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> builtins.list[Investigation]:
-        query = (
-            select(investigations)
-            .where(*self._filters(status, alertname, service))
-            .order_by(investigations.c.created_at.desc(), investigations.c.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        async with self._read.connect() as conn:
-            rows = (await conn.execute(query)).all()
-            return await self._attach(conn, [from_row(r) for r in rows])

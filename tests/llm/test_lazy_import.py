@@ -86,7 +86,7 @@ def test_runtime_with_an_llm_starts_the_import_thread_at_startup() -> None:
     before any investigation; without an LLM nothing is imported."""
     code = _RECORDER + (
         "import asyncio\n"
-        "from correlator.llm.client import _IMPORTER, litellm_module\n"
+        "from correlator.llm.importer import _IMPORTER, litellm_module\n"
         "from correlator.metrics import Metrics\n"
         "from correlator.settings import Settings\n"
         "from correlator.wiring import open_runtime\n"
