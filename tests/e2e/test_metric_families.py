@@ -124,7 +124,7 @@ class Series:
 
 
 def _http_families(om: Series) -> None:
-    # Prometheus client libraries (promhttp: code), express-prom-bundle (status_code),
+    # Prometheus client libraries (promhttp: code), hand-written prom-client middleware (status_code),
     # prometheus-fastapi-instrumentator (status, grouped as 2xx/5xx)
     for service, key, ok, err in (
         ("promhttp", "code", "200", "500"),
