@@ -124,8 +124,8 @@ class Series:
 
 
 def _http_families(om: Series) -> None:
-    # Prometheus client libraries (promhttp: code), hand-written prom-client middleware (status_code),
-    # prometheus-fastapi-instrumentator (status, grouped as 2xx/5xx)
+    # Prometheus client libraries (promhttp: code), hand-written prom-client middleware
+    # (status_code), prometheus-fastapi-instrumentator (status, grouped as 2xx/5xx)
     for service, key, ok, err in (
         ("promhttp", "code", "200", "500"),
         ("express", "status_code", "200", "503"),
