@@ -134,6 +134,11 @@ def _http_families(om: Series) -> None:
         base = {"service": service, "handler": "/", "method": "GET"}
         om.counter("http_requests", {**base, key: ok}, OK)
         om.counter("http_requests", {**base, key: err}, ERR)
+    # express-prom-bundle: one histogram, status_code
+    bundle = {"service": "prombundle", "method": "GET", "path": "/api/article/:id"}
+    fam = "http_request_duration_seconds"
+    om.histogram(fam, {**bundle, "status_code": "200"}, BOUNDS_S, OK)
+    om.histogram(fam, {**bundle, "status_code": "500"}, BOUNDS_S, ERR, fast=True)
     # OTel stable HTTP semconv, seconds; the 5xx child appears only at onset (created lazily)
     otel = {"service": "otel-http", "http_request_method": "GET", "http_route": "/cart"}
     fam = "http_server_request_duration_seconds"
@@ -291,6 +296,7 @@ GOLDEN = [
     ("promhttp", False),
     ("express", False),
     ("fastapi", False),
+    ("prombundle", False),
     ("otel-http", True),
     ("otel-http-old", False),
     ("otel-rpc", False),
@@ -325,6 +331,7 @@ def test_each_family_gives_the_services_own_request_rate(
 
 
 LATENCY = [
+    "prombundle",
     "otel-http",
     "otel-http-old",
     "otel-rpc",
