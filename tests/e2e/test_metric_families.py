@@ -15,6 +15,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,8 +23,9 @@ import pytest
 from correlator.lab.simulator.promproc import PrometheusProcess
 from correlator.models import Alert
 from correlator.rules import load_ruleset
-from tests.e2e.test_pod_resource_queries import RULES
 from tests.unit.rules import factories as f
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -206,6 +208,17 @@ def _mesh_families(om: Series) -> None:
         src = {**istio, "reporter": "source", "response_code": "504"}
         om.counter("istio_requests", src, ALL)
         om.histogram(fam, src, BOUNDS_MS, (RPS, RPS))
+    # Istio, gRPC: HTTP 200 whatever happened, the gRPC code in grpc_response_status
+    grpc = {
+        "reporter": "destination",
+        "destination_workload": "adservice",
+        "destination_service_name": "adservice",
+        "request_protocol": "grpc",
+        "response_code": "200",
+    }
+    om.counter("istio_requests", {**grpc, "grpc_response_status": "0"}, OK_BUT_NOT_FOUND)
+    om.counter("istio_requests", {**grpc, "grpc_response_status": "5"}, NOT_FOUND)
+    om.counter("istio_requests", {**grpc, "grpc_response_status": "14"}, ERR)
     # Linkerd proxy: inbound is the server side; deployment from linkerd.io/proxy-deployment
     ld = {
         "direction": "inbound",
@@ -304,6 +317,7 @@ GOLDEN = [
     ("spring", False),
     ("ratings", False),
     ("details", False),
+    ("adservice", False),
     ("web", False),
 ]
 
