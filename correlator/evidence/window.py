@@ -1,8 +1,13 @@
 """The investigation's time window: where it starts and ends, and when the fault began.
 
 The window runs from ``exemplar_lookback_seconds`` before the alert's ``startsAt`` to
-``exemplar_grace_seconds`` after it; a window still open ends at "now" floored to the query
-step, so concurrent investigations send identical, coalescable queries.
+``exemplar_grace_seconds`` after it; a window still open ends at "now" floored to a whole number
+of query steps counted from the window's start. Counting from the start (not from the epoch)
+makes the window a function of the alert and "now" alone: investigations of one alert a few ms
+apart send identical, coalescable queries, and a replay whose clock is pinned to the data gets
+the same window, steps and samples whatever the data's absolute time (an epoch-aligned floor
+moved the end by up to a step with the replay's start time, which changed the metric step and
+with it rank 4 of a real case between two eval runs).
 """
 
 from __future__ import annotations
@@ -23,17 +28,15 @@ def investigation_window(
     start = alert.starts_at - timedelta(seconds=prom.exemplar_lookback_seconds)
     end = alert.starts_at + timedelta(seconds=prom.exemplar_grace_seconds)
     if end > now:  # a window still open ends at "now", floored to the query step
-        now = align(now, max(1.0, round(span / 200)))
+        now = align(now, max(1.0, round(span / 200)), anchor=start)
         end = now
     return TimeWindow(start=start, end=max(end, alert.starts_at + timedelta(seconds=1))), now
 
 
-def align(t: datetime, step: float) -> datetime:
-    """``t`` floored to a multiple of ``step`` seconds: investigations started within one step
-    of each other (a storm, a group's re-run) send identical URLs for a window that ends at
-    "now", so the shared HTTP client coalesces them instead of asking again with other
-    milliseconds."""
-    return datetime.fromtimestamp(math.floor(t.timestamp() / step) * step, tz=UTC)
+def align(t: datetime, step: float, *, anchor: datetime | None = None) -> datetime:
+    """``t`` floored to a whole number of ``step`` seconds after ``anchor`` (the epoch if None)."""
+    base = anchor.timestamp() if anchor is not None else 0.0
+    return datetime.fromtimestamp(base + math.floor((t.timestamp() - base) / step) * step, tz=UTC)
 
 
 def onset_of(series: Sequence[MetricSeries], starts_at: datetime, step: float) -> datetime:

@@ -398,10 +398,11 @@ async def test_resolved_window_is_bounded_by_now() -> None:
     w = World()
     now = w.alert.starts_at + timedelta(seconds=10)
     bundle = await gather(w.alert, sources=w.sources(), settings=settings(), now=now)
-    # "now" floored to the query step, so investigations a few ms apart send the same URLs
+    # "now" floored to whole query steps from the window start: investigations a few ms apart
+    # send the same URLs
     prom = settings().prometheus
     step = max(1.0, round((prom.exemplar_lookback_seconds + prom.exemplar_grace_seconds) / 200))
-    assert bundle.window.end == align(now, step)
+    assert bundle.window.end == align(now, step, anchor=bundle.window.start)
     assert now - timedelta(seconds=step) < bundle.window.end <= now
     assert bundle.window.start == w.alert.starts_at - timedelta(seconds=900)
     assert bundle.window.start.tzinfo is UTC or bundle.window.start.utcoffset() == timedelta(0)
@@ -415,7 +416,8 @@ async def test_naive_times_are_taken_as_utc() -> None:
     bundle = await gather(naive, sources=w.sources(), settings=settings(), now=now)
     prom = settings().prometheus
     step = max(1.0, round((prom.exemplar_lookback_seconds + prom.exemplar_grace_seconds) / 200))
-    assert bundle.window.end == align(w.alert.starts_at + timedelta(seconds=30), step)
+    at = w.alert.starts_at + timedelta(seconds=30)
+    assert bundle.window.end == align(at, step, anchor=bundle.window.start)
     assert {e.trace_id for e in bundle.exemplars} == SLOW_IDS
 
 
