@@ -28,7 +28,10 @@ async def test_investigation_json_shows_slack_delivery_state(make_client: MakeCl
 
         await wait_until(delivered)
         doc = (await client.get(url)).json()
-        post = next(n for n in doc["notifications"] if n["kind"] == "post")
+        # rows of one message coalesce: an older version may be ``superseded`` (never sent, no
+        # ts); the delivered one carries the Slack ts
+        delivered = [n for n in doc["notifications"] if n["state"] == "delivered"]
+        post = next(n for n in delivered if n["kind"] == "post")
         assert post["channel"] == "slack"
         assert post["external_id"]  # the Slack message ts, kept for chat.update
         assert slack.top_level(), "the fake Slack received the post"
