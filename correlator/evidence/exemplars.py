@@ -1,8 +1,9 @@
 """Which exemplars matter for an alert, and which service the alert is about.
 
-Latency alerts (the expression mentions ``_bucket``/``histogram_quantile``/``duration``/
-``latency``): the slowest exemplars. Error alerts: exemplars on error series (status/code label
-5xx, or an error-ish value such as ``error``/``fail``; or an error-named metric). Exemplars whose
+Latency alerts (``wire.alertexpr.measures_latency``: a bucket, duration or latency series):
+the slowest exemplars. Error alerts (``measures_errors``): exemplars on error series
+(status/code label 5xx, or an error-ish value such as ``error``/``fail``; or an error-named
+metric). Exemplars whose
 series contradicts the alert's own labels (another ``route``) are dropped first. Deduplicated by
 trace id (lowercase hex), capped at ``settings.prometheus.max_exemplars``.
 """
@@ -15,14 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from correlator.models import Exemplar
 from correlator.models.alert import alert_service
 from correlator.settings import Settings
+from correlator.wire.alertexpr import measures_errors, measures_latency
 from correlator.wire.ids import try_normalize_trace_id
 from correlator.wire.promql import series_labels
 
-_LATENCY = re.compile(r"_bucket\b|histogram_quantile|duration|latency|_seconds\b", re.I)
-_ERROR_WORD = re.compile(r"error|fail|exception|status|code", re.I)
-_ERROR_MATCH = re.compile(r"5\.\.|5xx|^5\d\d$|5\[0-9\]|error|fail|exception", re.I)
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
-_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _ERROR_VALUE = re.compile(r"^(5\d\d|5xx|error|err|failed?|failure|exception|fatal|internal)$", re.I)
 _GRPC_ERROR = frozenset({"unknown", "internal", "unavailable", "deadline_exceeded", "data_loss"})
 _STATUS_LABELS = (
@@ -40,23 +37,6 @@ _STATUS_LABELS = (
     "otel_status_code",
 )
 _ERROR_METRIC = re.compile(r"error|fail|exception", re.I)
-
-
-def is_latency_expr(expr: str | None) -> bool:
-    return bool(expr and _LATENCY.search(expr))
-
-
-def is_error_expr(expr: str | None) -> bool:
-    """An error alert: a name in the expression (metric, label, function) says error/status/
-    code, or a string it matches says 5xx/error. Read by token, not scanned for numbers: the
-    threshold of ``... > 550`` is not an HTTP status."""
-    if not expr:
-        return False
-    strings = [m.group(0)[1:-1] for m in _STRING.finditer(expr)]
-    names = _NAME.findall(_STRING.sub(" ", expr))
-    return any(_ERROR_WORD.search(n) for n in names) or any(
-        _ERROR_MATCH.search(v) for alt in strings for v in alt.split("|")
-    )
 
 
 def is_error_series(labels: Mapping[str, str]) -> bool:
@@ -94,9 +74,9 @@ def select_exemplars(
     # backend listed them in
     by_value = sorted(usable, key=lambda e: (-e.value, -e.timestamp.timestamp(), e.trace_id))
     latest = sorted(usable, key=lambda e: (-e.timestamp.timestamp(), e.trace_id))
-    if is_latency_expr(expr) and not _ERROR_METRIC.search(expr or ""):
+    if measures_latency(expr) and not _ERROR_METRIC.search(expr or ""):
         ranked = by_value
-    elif is_error_expr(expr):
+    elif measures_errors(expr):
         errors = [e for e in latest if is_error_series(e.series_labels)]
         ranked = errors or latest
     else:

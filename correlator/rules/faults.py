@@ -13,6 +13,7 @@ from correlator.models import Change, FaultType
 from correlator.rules.schema import FaultTyping, SignalName
 from correlator.rules.signals.base import Context, SignalResult
 from correlator.rules.signals.changes import effective_kind, ranked_changes
+from correlator.wire.alertexpr import measures_errors, measures_latency
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,15 @@ def _scores(service: str, results: dict[SignalName, SignalResult]) -> dict[Signa
 
 
 def facts(
-    tags: frozenset[str], scores: dict[SignalName, float], change: Change | None
+    tags: frozenset[str],
+    scores: dict[SignalName, float],
+    change: Change | None,
+    context: frozenset[str] = frozenset(),
 ) -> frozenset[str]:
     """The signals' tags plus the derived facts a fault-typing row may name (schema
-    ``DERIVED_FACTS``)."""
-    out = set(tags)
+    ``DERIVED_FACTS``); ``context`` holds the facts about the alert and the traces
+    (``context_facts``)."""
+    out = set(tags) | context
     out |= {f"signal:{sig.value}" for sig, sc in scores.items() if sc > 0}
     err = scores.get(SignalName.ERROR_ORIGIN, 0.0)
     lat = scores.get(SignalName.LATENCY_ORIGIN, 0.0)
@@ -52,6 +57,30 @@ def facts(
         out.add("traffic_dominant")
     if change is not None:
         out |= {"change", f"change:{effective_kind(change).value}"}
+    return frozenset(out)
+
+
+def context_facts(
+    ctx: Context, service: str, results: dict[SignalName, SignalResult]
+) -> frozenset[str]:
+    """What the alert measures (``alert:errors``, ``alert:latency``, from its parsed
+    expression); whether the service has spans in the incident's traces (``traced``: with its
+    spans in hand, "none of its requests got slower" is evidence, not a gap in the data); and
+    whether the failures are already located on another service's spans (``errors_elsewhere``).
+    """
+    out: set[str] = set()
+    origin = results.get(SignalName.ERROR_ORIGIN)
+    if origin is not None and any(
+        s != service and v > 0 and "own_golden" not in origin.tags.get(s, set())
+        for s, v in origin.scores.items()
+    ):  # a service's own error ratio moving is the symptom paged on, not a located origin
+        out.add("errors_elsewhere")
+    if measures_errors(ctx.bundle.expr):
+        out.add("alert:errors")
+    if measures_latency(ctx.bundle.expr):
+        out.add("alert:latency")
+    if any(s.service == service for te in ctx.incident for s in te.trace.spans):
+        out.add("traced")
     return frozenset(out)
 
 
@@ -95,7 +124,8 @@ def verdict(
     ranked = [(sc, c) for sc, c in ranked_changes(ctx, service) if sc >= ctx.t.min_change_score]
     change = ranked[0][1] if ranked else None
     scores = _scores(service, results)
-    fault, totals = combine(table, facts(tags, scores, change), scores)
+    held = facts(tags, scores, change, context_facts(ctx, service, results))
+    fault, totals = combine(table, held, scores)
     return Verdict(
         fault=fault, change=change, tags=tags, flag=_flag_key(tags, change), totals=totals
     )

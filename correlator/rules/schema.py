@@ -261,7 +261,8 @@ SIGNAL_TAGS = frozenset(
     }
 )  # fmt: skip
 DERIVED_FACTS = frozenset(
-    {"change", "latency_dominant", "traffic_dominant"}
+    {"change", "latency_dominant", "traffic_dominant", "alert:errors", "alert:latency", "traced"}
+    | {"errors_elsewhere"}
     | {f"signal:{s.value}" for s in SignalName}
     | {"change:deploy", "change:version_change", "change:config", "change:feature_flag"}
 )

@@ -10,6 +10,7 @@ from correlator.evidence import exemplars as ex
 from correlator.models import Exemplar
 from correlator.models.alert import alert_service
 from correlator.settings import Settings
+from correlator.wire.alertexpr import measures_errors, measures_latency
 from tests.support.fake_sources import exemplars_from_prometheus
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "evidence"
@@ -120,8 +121,8 @@ def test_alert_service_from_configured_labels() -> None:
 
 
 def test_classification() -> None:
-    assert ex.is_latency_expr(SLOW_EXPR)
-    assert not ex.is_latency_expr("demo_queue_depth > 5")
+    assert measures_latency(SLOW_EXPR)
+    assert not measures_latency("demo_queue_depth > 5")
     assert ex.is_error_series({"__name__": "demo_errors_total"})
     assert ex.is_error_series({"status_code": "502"})
     assert not ex.is_error_series({"status_code": "404", "__name__": "http_requests_total"})
@@ -130,8 +131,8 @@ def test_classification() -> None:
 def test_error_alert_is_read_by_token_not_by_numbers() -> None:
     """A threshold of 550 (ms) is not an HTTP 5xx; a 5xx matcher or an error metric is."""
     slow = "histogram_quantile(0.99, sum by (le) (rate(rpc_latency_bucket[5m]))) * 1000 > 550"
-    assert not ex.is_error_expr(slow)
-    assert not ex.is_error_expr('rate(x_total{route="/a"}[5m]) > 503')
-    assert ex.is_error_expr('sum(rate(http_requests_total{code=~"5.."}[5m])) > 550')
-    assert ex.is_error_expr('sum(rate(requests_total{status="503"}[1m])) > 1')
-    assert ex.is_error_expr("sum(rate(payment_errors_total[1m])) > 0")
+    assert not measures_errors(slow)
+    assert not measures_errors('rate(x_total{route="/a"}[5m]) > 503')
+    assert measures_errors('sum(rate(http_requests_total{code=~"5.."}[5m])) > 550')
+    assert measures_errors('sum(rate(requests_total{status="503"}[1m])) > 1')
+    assert measures_errors("sum(rate(payment_errors_total[1m])) > 0")

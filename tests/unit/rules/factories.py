@@ -191,6 +191,7 @@ def bundle(
     metrics: list[MetricSeries] = (),  # type: ignore[assignment]
     extra_items: list[Evidence] = (),  # type: ignore[assignment]
     the_alert: Alert | None = None,
+    expr: str | None = None,
 ) -> EvidenceBundle:
     items = [_envelope(t.evidence_id, EvidenceKind.TRACE) for t in traces]
     items += [_envelope(p.evidence_id, EvidenceKind.LOG_PATTERNS) for p in log_patterns]
@@ -201,6 +202,7 @@ def bundle(
         alert=the_alert or alert(),
         window=TimeWindow(start=ONSET - timedelta(minutes=30), end=ONSET + timedelta(minutes=5)),
         onset=ONSET,
+        expr=expr,
         items=items,
         traces=list(traces),
         log_patterns=list(log_patterns),

@@ -14,7 +14,7 @@ from correlator.rules.faults import combine
 from correlator.rules.schema import FaultEvidence, FaultTyping, SignalName
 from tests.unit.rules import shop
 from tests.unit.rules.conftest import RULES_DIR
-from tests.unit.rules.factories import alert, bundle, change, series, span, trace
+from tests.unit.rules.factories import alert, bundle, call, change, series, span, trace
 
 RISE = [1.0] * 12 + [1.6] * 8  # a sustained rise to a new level, in any unit
 
@@ -115,6 +115,82 @@ def test_starved_caller_reading_every_response_late_is_resource_cpu(ruleset: Rul
     traces = [_starved_checkout(baseline=True) for _ in range(3)]
     traces += [_starved_checkout(baseline=False) for _ in range(3)]
     assert _typed(ruleset, traces) == ("checkout", FaultType.RESOURCE_CPU)
+
+
+def _slow_in_front_and_inside(*, baseline: bool) -> TraceEvidence:
+    """checkout -> payment where payment's requests wait longer before its handler runs AND its
+    own span takes longer: a CPU-starved process (scheduling delay plus slower work)."""
+    gap, own = (1.0, 10.0) if baseline else (300.0, 120.0)
+    root = span("frontend", ms=60 + own + 2 * gap)
+    c1, checkout = call(root, "checkout", ms=40 + own + 2 * gap)
+    c2, payment = call(checkout, "payment", ms=own, gap_ms=gap)
+    return trace([root, c1, checkout, c2, payment], baseline=baseline)
+
+
+def test_time_in_front_plus_slower_own_spans_is_cpu_starvation(ruleset: RuleSet) -> None:
+    """A delayed link adds time in front of the callee and leaves its own span as it was (see
+    ``test_network_time_alone_is_network_delay``); CPU starvation slows both, even with no CPU
+    series at all (contention from a neighbour does not raise the victim's own usage)."""
+    traces = [_slow_in_front_and_inside(baseline=True) for _ in range(3)]
+    traces += [_slow_in_front_and_inside(baseline=False) for _ in range(3)]
+    assert _typed(ruleset, traces) == ("payment", FaultType.RESOURCE_CPU)
+    # the same shape with a memory rise beside it stays CPU (memory is the backlog)
+    mem = series("payment", "memory", _scaled(RISE, 2e7))
+    assert _typed(ruleset, traces, metrics=[mem]) == ("payment", FaultType.RESOURCE_CPU)
+
+
+ERROR_RATIO = (
+    'sum(rate(http_requests_total{service="frontend", code=~"5.."}[2m]))'
+    ' / sum(rate(http_requests_total{service="frontend"}[2m])) > 0.02'
+)
+
+
+def _quiet_traces() -> list[TraceEvidence]:
+    """payment answers in its usual time: nothing slower anywhere."""
+    return [shop.healthy() for _ in range(3)] + [shop.healthy(baseline=False) for _ in range(3)]
+
+
+def test_resource_rise_without_slower_spans_under_an_error_alert_is_code_error(
+    ruleset: RuleSet,
+) -> None:
+    """A wrong return value: the caller's error ratio pages, payment's CPU rose, but its spans
+    in the incident traces got no slower. Starvation slows requests before it fails them, so
+    the failures are payment's code's."""
+    cpu = series("payment", "cpu", _scaled(RISE, 0.01))
+    got = rank(bundle(traces=_quiet_traces(), metrics=[cpu], expr=ERROR_RATIO), ruleset).top
+    assert got is not None
+    assert (got.service, got.fault_type) == ("payment", FaultType.CODE_ERROR)
+
+
+def test_resource_rise_without_slower_spans_is_cpu_when_the_alert_is_not_about_errors(
+    ruleset: RuleSet,
+) -> None:
+    cpu = series("payment", "cpu", _scaled(RISE, 0.01))
+    latency = "histogram_quantile(0.99, sum by (le) (rate(http_duration_seconds_bucket[5m]))) > 0.5"
+    got = rank(bundle(traces=_quiet_traces(), metrics=[cpu], expr=latency), ruleset).top
+    assert got is not None
+    assert (got.service, got.fault_type) == ("payment", FaultType.RESOURCE_CPU)
+
+
+def test_resource_rise_under_an_error_alert_without_its_spans_stays_cpu(ruleset: RuleSet) -> None:
+    """No spans of payment in the incident: "no slower" is not known, so no claim of code."""
+    cpu = series("payment", "cpu", _scaled(RISE, 0.01))
+    got = rank(bundle(metrics=[cpu], expr=ERROR_RATIO), ruleset).top
+    assert got is not None
+    assert (got.service, got.fault_type) == ("payment", FaultType.RESOURCE_CPU)
+
+
+def test_resource_rise_beside_failures_located_elsewhere_stays_a_resource_fault(
+    ruleset: RuleSet,
+) -> None:
+    """Two faults: payment's spans fail (the located origin of the errors) while checkout's CPU
+    rose. checkout's rise is a second fault of its own, not the code behind the failures."""
+    traces = [shop.payment_fails() for _ in range(3)] + [shop.healthy()]
+    cpu = series("checkout", "cpu", _scaled(RISE, 0.01))
+    hyps = rank(bundle(traces=traces, metrics=[cpu], expr=ERROR_RATIO), ruleset).hypotheses
+    typed = {h.service: h.fault_type for h in hyps}
+    assert typed["payment"] == FaultType.CODE_ERROR
+    assert typed["checkout"] == FaultType.RESOURCE_CPU
 
 
 def test_restarts_keep_memory_even_beside_network_time(ruleset: RuleSet) -> None:
