@@ -6,18 +6,29 @@ Grafana unless ``matchAny=true``, which we send when more than one tag is config
 annotation carrying *any* configured tag (``deploy``, ``release`` ...) counts. Every response
 field is optional (``omitempty``).
 
-Annotation convention (lenient; document your CI to follow it):
+Annotation convention (lenient; document your CI to follow it). Fields are read by their meaning
+(``connectors._annotation_meaning`` holds the word tables):
 
 * tags ``service:<name>``, ``version:<v>``, ``commit:<sha>``, ``env:<e>`` (``=`` works as well as
   ``:``; also ``app``/``svc``, ``sha``/``revision``/``rev``, ``environment``,
   ``from_version``/``from_commit``, ``kind:config``/``kind:feature_flag``, ``flag:<key>``);
 * the same ``key=value`` / ``key: value`` pairs inside the text, e.g.
   ``"Deployed service=cart version=1.4.2 commit=9f1c2ab"``;
-* otherwise the first plain tag that is not a configured marker tag names the service, and a
-  7-40 character hex word in the text is taken as the commit.
+* bare tags by meaning: a kind word sets the kind (``flag``/``feature-flag`` -> feature flag,
+  ``config``/``config-change`` -> config, ``deploy``/``release``/``rollout``/``rollback`` ->
+  deploy; a flag or config word beats the generic ``deploy``); an environment (``prod``,
+  ``staging``, ``eu-west-1``) the environment, ``v1.4.2``/``1.4.2`` the version, a 7-40 character
+  hex word with a letter the commit; tool words (``helm``, ``argocd``, ``ci`` ...), numbers and
+  configured marker tags are skipped. Only a remaining tag names the service: the one the text
+  also names, else the first; with none (and no ``service`` pair) it is ``unknown``;
+* the text, lightly: "rolled back" (``from X to Y`` fills the versions/commits of a deploy),
+  "enabled flag X" / "flag X turned on" / "feature flag X" (flag key X of a flag change), "config
+  change" / "configmap" / "updated config"; without a commit, a 7-40 character hex word in the
+  text is taken as the commit. No other word of the text ever names the service.
 
-Tags win over text. Annotations without any service are reported with service ``unknown``. URLs in
-the text are never used as links (``correlator.evidence`` builds links from configured templates).
+Precedence: a ``kind:`` pair, then a ``flag:`` key, then bare tags, then the text; for the other
+fields pairs in tags, then bare tags, then pairs and phrases in the text. URLs in the text are never
+used as links (``correlator.evidence`` builds links from configured templates).
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from typing import Any
 
 import httpx
 
+from connectors._annotation_meaning import HEX_WORD, kind_word, pick_service, read_tags, read_text
 from connectors._http import BackendClient, Params
 from correlator.errors import BackendBadResponse
 from correlator.metrics import Metrics
@@ -64,7 +76,6 @@ _PAIR = re.compile(
     + r")\s*[:=]\s*\"?(?!//)([\w./@+-]+)",
     re.IGNORECASE,
 )
-_HEX_WORD = re.compile(r"\b(?=[0-9]*[a-f])[0-9a-f]{7,40}\b")  # at least one letter: not a build no.
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -120,15 +131,23 @@ def parse_annotation(item: Mapping[str, Any], marker_tags: Sequence[str] = ()) -
     tags = [str(t) for t in raw_tags if isinstance(t, str | int)]
     text = _plain(item.get("text"))
     fields = _fields_from_text(text)
-    fields.update(_fields_from_tags(tags))
-    if "service" not in fields:
-        markers = {t.lower() for t in marker_tags}
-        plain = [t for t in tags if not _PAIR.match(t) and t.lower() not in markers]
-        if plain:
-            fields["service"] = plain[0]
-    if "to_commit" not in fields and (word := _HEX_WORD.search(text.lower())):
+    pairs = _fields_from_tags(tags)
+    fields.update(pairs)
+    bare = read_tags([t for t in tags if not _PAIR.fullmatch(t.strip())], marker_tags)
+    said = read_text(text)
+    kind = _kind(fields.pop("kind", None), "flag_key" in fields, bare.kind(), said.kind)
+    for key, value in bare.fields.items():
+        if key not in pairs:  # a bare tag beats the text, never an explicit pair
+            fields[key] = value
+    if kind is ChangeKind.FEATURE_FLAG and said.flag_key:
+        fields.setdefault("flag_key", said.flag_key)
+    if kind is ChangeKind.DEPLOY:
+        for key, value in said.refs.items():
+            fields.setdefault(key, value)
+    if "service" not in fields and (name := pick_service(bare.candidates, text)):
+        fields["service"] = name
+    if "to_commit" not in fields and (word := HEX_WORD.search(text.lower())):
         fields["to_commit"] = word.group(0)
-    kind = _kind(fields.pop("kind", None), fields)
     author = item.get("login") or item.get("email")
     ident = item.get("id")
     return Change(
@@ -159,13 +178,14 @@ def _fields_from_text(text: str) -> dict[str, str]:
     return out
 
 
-def _kind(raw: str | None, fields: dict[str, str]) -> ChangeKind:
-    value = (raw or "").lower().replace("-", "_")
-    if value in {"config", "configuration"}:
-        return ChangeKind.CONFIG
-    if value in {"feature_flag", "flag"} or "flag_key" in fields:
-        return ChangeKind.FEATURE_FLAG
-    return ChangeKind.DEPLOY
+def _kind(
+    pair: str | None, flag_key: bool, tag: ChangeKind | None, text: ChangeKind | None
+) -> ChangeKind:
+    """A ``kind:`` pair, then a ``flag:`` key, then a bare tag, then the text; else deploy."""
+    said = kind_word(pair or "")
+    if said is None and flag_key:
+        said = ChangeKind.FEATURE_FLAG
+    return said or tag or text or ChangeKind.DEPLOY
 
 
 def _plain(raw: Any) -> str:
