@@ -117,13 +117,16 @@ def mine(
     window: TimeWindow,
     baseline: TimeWindow,
     max_patterns: int = 20,
+    miner: Miner | None = None,
 ) -> ServiceLogPatterns:
     """Templates of ``lines`` with counts now vs ``baseline_lines``.
 
     ``baseline_lines=None`` means the baseline could not be read: counts stay 0 and nothing is
-    flagged new (absence of evidence is not evidence of novelty).
+    flagged new (absence of evidence is not evidence of novelty). ``miner`` is a fresh
+    ``Miner()`` unless given (``scripts/compare_logminers.py`` passes other miners through it).
     """
-    miner = Miner()
+    if miner is None:
+        miner = Miner()
     for line in baseline_lines or ():
         miner.add(line, baseline=True)
     for line in lines:
