@@ -1,6 +1,8 @@
 """Log template mining: mask variable parts, cluster Drain-style, compare now vs baseline.
 
-Masking (in this order): UUIDs, IPv4/IPv6 addresses (with port), timestamps, durations, hex ids
+A line holding one JSON object (structured logging) is first rewritten as ``key=value`` text,
+message-like keys first and string values unquoted, so that its words survive masking. Masking
+(in this order): UUIDs, IPv4/IPv6 addresses (with port), timestamps, durations, hex ids
 (``0x..`` or 8+ hex chars with a digit), quoted strings, numbers. Masked lines are then clustered
 Drain-style: a line joins a cluster with the same token count when at least
 ``similarity`` of its tokens are equal; differing positions become ``<*>``. Lines of the current
@@ -10,6 +12,7 @@ baseline line is flagged new.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,11 +37,33 @@ _WILD = "<*>"
 MAX_LINE = 2000
 MAX_TEMPLATE = 400
 MAX_SAMPLE = 500
+_MESSAGE_KEYS = ("msg", "message", "error", "err", "exception")
+
+
+def _json_text(line: str) -> str | None:
+    """A JSON object line as ``key=value`` text (message-like keys first, strings unquoted);
+    None for any other line. Without this the quoted-string mask leaves only the keys, and every
+    line of a structured logger becomes one template."""
+    if not line.startswith("{") or not line.rstrip().endswith("}"):
+        return None
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    parts = []
+    for key in sorted(obj, key=lambda k: k.lower() not in _MESSAGE_KEYS):
+        value = obj[key]
+        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        parts.append(f"{key}={text}")
+    return " ".join(parts)
 
 
 def mask(line: str) -> str:
     """``line`` with its variable parts replaced by placeholders, whitespace collapsed."""
-    text = line[:MAX_LINE]
+    text = (_json_text(line) if len(line) <= 8 * MAX_LINE else None) or line
+    text = text[:MAX_LINE]
     for pattern, placeholder in _MASKS:
         text = pattern.sub(placeholder, text)
     return " ".join(text.split())
@@ -117,13 +142,16 @@ def mine(
     window: TimeWindow,
     baseline: TimeWindow,
     max_patterns: int = 20,
+    miner: Miner | None = None,
 ) -> ServiceLogPatterns:
     """Templates of ``lines`` with counts now vs ``baseline_lines``.
 
     ``baseline_lines=None`` means the baseline could not be read: counts stay 0 and nothing is
-    flagged new (absence of evidence is not evidence of novelty).
+    flagged new (absence of evidence is not evidence of novelty). ``miner`` is a fresh
+    ``Miner()`` unless given (``scripts/compare_logminers.py`` passes other miners through it).
     """
-    miner = Miner()
+    if miner is None:
+        miner = Miner()
     for line in baseline_lines or ():
         miner.add(line, baseline=True)
     for line in lines:

@@ -113,3 +113,28 @@ def test_mining_arbitrary_lines_never_fails_and_counts_add_up(
     )
     assert sum(p.count for p in mined.patterns) == len(now)
     assert all(len(p.template) <= logmine.MAX_TEMPLATE for p in mined.patterns)
+
+
+def test_json_lines_keep_their_message_words() -> None:
+    # structured loggers write one JSON object per line: the quoted-string mask alone would
+    # leave only the keys, so two different events would share one template
+    a = '{"severity":"info","message":"Start list products","timestamp":"2026-11-21T16:00:01Z"}'
+    b = '{"level":"error","ts":1.5,"msg":"dial tcp 10.0.0.7:5432: connection refused","n":3}'
+    assert logmine.mask(a) == "message=Start list products severity=info timestamp=<ts>"
+    assert logmine.mask(b) == "msg=dial tcp <ip>: connection refused level=error ts=<num> n=<num>"
+    assert logmine.mask('{"a": [1, "x"]}') == "a=[<num>,<str>]"
+    assert logmine.mask('{"broken": ') == "{<str>:"
+
+
+def test_json_events_with_the_same_keys_are_separate_templates() -> None:
+    def js(msg: str, i: int) -> str:
+        return f'{{"severity":"info","pid":{i},"message":"{msg} for order {i}"}}'
+
+    now = _lines([js("payment accepted", i) for i in range(3)] + [js("card declined", 9)])
+    mined = logmine.mine(
+        evidence_id="p", service="s", lines=now, baseline_lines=[], window=NOW, baseline=BASE
+    )
+    assert sorted((p.template, p.count) for p in mined.patterns) == [
+        ("message=card declined for order <num> severity=info pid=<num>", 1),
+        ("message=payment accepted for order <num> severity=info pid=<num>", 3),
+    ]
