@@ -1,8 +1,11 @@
-"""Prometheus HTTP API: exemplars, range queries and alerting-rule expressions.
+"""Prometheus HTTP API: exemplars, range queries, series discovery and alerting-rule expressions.
 
 ``_PrometheusApi`` only speaks HTTP (GET with params; the expression arrives already built and
 escaped by ``correlator.evidence``); ``PrometheusSource`` maps wire JSON to domain models and
-satisfies ``ports.ExemplarSource``, ``ports.MetricsSource`` and ``ports.RuleExprSource``.
+satisfies ``ports.ExemplarSource``, ``ports.MetricsSource``, ``ports.SeriesSource`` and
+``ports.RuleExprSource``. ``/api/v1/series`` (``match[]`` repeated, ``start``/``end``) answers
+``data`` as a list of label sets; selectors go ``SERIES_CHUNK`` per request so no URL grows
+past a few kilobytes.
 
 Wire facts (REFERENCE.md §1, wire-formats.md §2): envelope ``{"status", "data", "errorType",
 "error"}``; sample values are strings (``"NaN"``, ``"+Inf"``, ``"-Inf"`` too) and timestamps
@@ -14,15 +17,16 @@ and are skipped. Works with Prometheus and API-compatible backends (Mimir, Thano
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from connectors._http import BackendClient
+from connectors._http import BackendClient, Params
 from correlator.errors import BackendBadResponse, BackendRejected
 from correlator.metrics import Metrics
 from correlator.models import Exemplar, MetricSeries, TimeWindow
@@ -32,6 +36,7 @@ from correlator.wire.ids import try_normalize_span_id, try_normalize_trace_id
 BACKEND = "prometheus"
 SPAN_ID_LABELS = ("span_id", "spanID", "spanId")
 MAX_POINTS = 11_000  # Prometheus' own per-series cap for query_range
+SERIES_CHUNK = 40  # match[] selectors per /api/v1/series request
 
 
 def _ts(value: datetime) -> str:
@@ -44,7 +49,7 @@ class _PrometheusApi:
     def __init__(self, http: BackendClient) -> None:
         self.http = http
 
-    async def _data(self, path: str, params: dict[str, str], cache_ttl: float | None = None) -> Any:
+    async def _data(self, path: str, params: Params, cache_ttl: float | None = None) -> Any:
         body = await self.http.get_json(path, params=params, cache_ttl=cache_ttl)
         if not isinstance(body, dict):
             raise BackendBadResponse(BACKEND, f"{path}: body is {type(body).__name__}")
@@ -61,6 +66,14 @@ class _PrometheusApi:
     async def query_range(self, query: str, window: TimeWindow, step: str) -> Any:
         params = {"query": query, "start": _ts(window.start), "end": _ts(window.end), "step": step}
         return await self._data("/api/v1/query_range", params, self.http.settled_ttl(window.end))
+
+    async def series(self, matchers: Sequence[str], window: TimeWindow) -> Any:
+        params: Params = {
+            "match[]": list(matchers),
+            "start": _ts(window.start),
+            "end": _ts(window.end),
+        }
+        return await self._data("/api/v1/series", params, self.http.settled_ttl(window.end))
 
     async def alert_rules(self) -> Any:
         return await self._data("/api/v1/rules", {"type": "alert"})
@@ -117,6 +130,17 @@ class PrometheusSource:
             series_labels=series,
             labels=labels,
         )
+
+    async def series(self, matchers: Sequence[str], window: TimeWindow) -> list[dict[str, str]]:
+        """Label sets of the series matching any of ``matchers`` with samples in ``window``."""
+        chunks = [matchers[i : i + SERIES_CHUNK] for i in range(0, len(matchers), SERIES_CHUNK)]
+        answers = await asyncio.gather(*(self._api.series(c, window) for c in chunks))
+        out: list[dict[str, str]] = []
+        for data in answers:
+            if not isinstance(data, list):
+                raise BackendBadResponse(BACKEND, "series: data is not a list")
+            out.extend(_labels(item) for item in data if isinstance(item, Mapping))
+        return out
 
     async def query_range(
         self, expr: str, window: TimeWindow, step_seconds: float

@@ -47,6 +47,12 @@ class MetricsSource(Protocol):
     ) -> list[MetricSeries]: ...
 
 
+class SeriesSource(Protocol):
+    """Which series exist (``/api/v1/series``): label sets matching any of ``matchers``."""
+
+    async def series(self, matchers: Sequence[str], window: TimeWindow) -> list[dict[str, str]]: ...
+
+
 class RuleExprSource(Protocol):
     async def alert_rule_expr(self, alertname: str) -> str | None: ...
 

@@ -82,6 +82,11 @@ class PrometheusSettings(BackendSettings):
         ],
         description="query_range-ed to infer version changes (version or service_version label)",
     )
+    discover_series: bool = Field(
+        default=True,
+        description="ask /api/v1/series which metric families exist for the implicated "
+        "workloads and run only the rules' templates that can answer (docs/evidence.md)",
+    )
 
 
 class TempoSettings(BackendSettings):

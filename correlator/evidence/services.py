@@ -1,4 +1,5 @@
-"""Per-service evidence: error-log patterns (now vs baseline) and the rules' metric queries."""
+"""Per-service evidence: error-log patterns (now vs baseline) and the rules' metric queries
+(after metric discovery, ``evidence/discovery.py``, has said which templates can answer)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from correlator.errors import BackendError
-from correlator.evidence import links, logmine
+from correlator.evidence import discovery, links, logmine
 from correlator.evidence.envelope import Probe, Recorder
 from correlator.evidence.sources import EvidenceSources
 from correlator.models import (
@@ -75,8 +76,48 @@ class ServiceEvidence:
         async with asyncio.TaskGroup() as tg:
             for service in new:
                 tg.create_task(self._patterns(service, window, baseline))
+            tg.create_task(self._metrics(new, queries, mwin, step))
+
+    async def _metrics(
+        self, services: Sequence[str], queries: list[MetricQuery], window: TimeWindow, step: float
+    ) -> None:
+        ok = await self._discover(services, queries, window)
+        async with asyncio.TaskGroup() as tg:
             for q in queries:
-                tg.create_task(self.run_metric(q, mwin, step))
+                if ok is None or q.name in ok:
+                    tg.create_task(self.run_metric(q, window, step))
+
+    async def _discover(
+        self, services: Sequence[str], queries: list[MetricQuery], window: TimeWindow
+    ) -> set[str] | None:
+        """Names of the queries that can answer; ``None`` (run them all) without discovery."""
+        source = self.sources.series
+        plan = discovery.plan(queries)
+        match = plan.match_params()
+        if source is None or not match or len(match) > discovery.MAX_SELECTORS:
+            return None
+        probe = Probe(
+            "discovery:" + ",".join(sorted(services))[:200],
+            EvidenceKind.METRIC,
+            "prometheus",
+            service=services[0] if len(services) == 1 else None,
+        )
+        found = await self.rec.call(probe, lambda: source.series(match, window))
+        if found is None:
+            return None  # discovery failed: every template runs, as without it
+        ok = discovery.answerable(plan, found)
+        self.rec.summarise(probe.id, discovery.summary(queries, ok))
+        return ok
+
+    def _metric_probe(self, query: MetricQuery, window: TimeWindow) -> Probe:
+        return Probe(
+            f"metric:{query.name}",
+            EvidenceKind.METRIC,
+            "prometheus",
+            query=query.expr,
+            link=links.metric_link(self.settings, query.expr, window),
+            service=query.service,
+        )
 
     def _queries(self, services: set[str]) -> list[MetricQuery]:
         if self.metric_queries is None:
@@ -94,14 +135,7 @@ class ServiceEvidence:
     ) -> list[MetricSeries]:
         """``query_range`` as envelope ``metric:<name>``; series are stored when ``keep``."""
         cap = MAX_SERIES if keep else MAX_SCAN_SERIES
-        probe = Probe(
-            f"metric:{query.name}",
-            EvidenceKind.METRIC,
-            "prometheus",
-            query=query.expr,
-            link=links.metric_link(self.settings, query.expr, window),
-            service=query.service,
-        )
+        probe = self._metric_probe(query, window)
         source = self.sources.metrics
         if source is None:
             self.rec.not_configured(probe, "Prometheus query_range")

@@ -13,6 +13,7 @@ from correlator.ports import (
     LogSource,
     MetricsSource,
     RuleExprSource,
+    SeriesSource,
     TraceSearch,
     TraceSource,
 )
@@ -22,6 +23,7 @@ from correlator.ports import (
 class EvidenceSources:
     exemplars: ExemplarSource | None = None
     metrics: MetricsSource | None = None
+    series: SeriesSource | None = None  # metric discovery (evidence/discovery.py); None: skip
     rule_exprs: RuleExprSource | None = None
     traces: TraceSource | None = None
     trace_search: TraceSearch | None = None

@@ -192,6 +192,12 @@ class Thresholds(Strict):
         default=2.0, ge=0, description="Cohen's d of after vs before the change point"
     )
     traffic_ratio: float = Field(default=2.0, gt=1)
+    traffic_min_baseline: int = Field(
+        default=6,
+        ge=2,
+        description="reference samples a request-rate ratio needs (and 3 after the split): "
+        "fewer make no traffic claim",
+    )
     latency_ratio: float = Field(default=2.0, gt=1)
     latency_min_excess_ms: float = Field(default=20.0, ge=0)
     loss_dispersion: float = Field(

@@ -171,6 +171,7 @@ def evidence_sources(
     return EvidenceSources(
         exemplars=prom,
         metrics=prom,
+        series=prom if settings.prometheus.discover_series else None,
         rule_exprs=prom,
         traces=tempo,
         trace_search=tempo,

@@ -15,14 +15,19 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from connectors._http import build_client
+from connectors.prometheus import SERIES_CHUNK, PrometheusSource
+from correlator.evidence.discovery import answerable, plan
 from correlator.lab.simulator.promproc import PrometheusProcess
-from correlator.models import Alert
+from correlator.models import Alert, TimeWindow
 from correlator.rules import load_ruleset
+from correlator.settings import PrometheusSettings
 from tests.unit.rules import factories as f
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
@@ -261,6 +266,9 @@ def _resource_families(om: Series) -> None:
     cadvisor |= {"image": "api:1", "name": "abc", "namespace": "shop", "pod": POD}
     om.gauge("container_fs_usage_bytes", cadvisor, 1e9, 9e9)
     om.gauge("container_fs_limit_bytes", cadvisor, 1e10, 1e10)
+    # CFS periods: 10 per second; throttled in 1 of them before onset, 6 after (contention)
+    om.counter("container_cpu_cfs_periods", cadvisor, (10.0, 10.0))
+    om.counter("container_cpu_cfs_throttled_periods", cadvisor, (1.0, 6.0))
 
 
 def _openmetrics() -> str:
@@ -368,7 +376,8 @@ def test_each_family_gives_p95_latency_in_seconds(prometheus: str, service: str)
 
 def test_an_absent_family_yields_nothing(prometheus: str) -> None:
     queries = _queries(f.alert("HighErrorRate", service="nobody"), "nobody")
-    for name in ("error_ratio", "request_rate", "latency", "memory", "fds", "disk", "cpu"):
+    names = ("error_ratio", "request_rate", "latency", "memory", "fds", "disk", "cpu")
+    for name in (*names, "cpu_throttling"):
         assert _query(prometheus, queries[name]) == {}, name
 
 
@@ -391,3 +400,38 @@ def test_pod_named_process_and_cadvisor_series_give_the_workloads_resources(
     cpu = _query(prometheus, queries["cpu"])
     assert cpu["before"] == pytest.approx(0.1, abs=0.01)
     assert cpu["after"] == pytest.approx(0.8, abs=0.01)
+
+
+def test_cadvisor_cfs_series_give_the_workloads_throttled_fraction(prometheus: str) -> None:
+    """CPU contention or a CPU limit reached shows as throttled CFS periods, while usage (capped
+    at the limit) hardly moves: the share is read per pod, like every cAdvisor series."""
+    queries = _queries(f.alert("HighLatency", namespace="shop", pod=POD), "api")
+    got = _query(prometheus, queries["cpu_throttling"])
+    assert got == pytest.approx({"before": 0.1, "after": 0.6}, abs=0.01)
+
+
+async def _discover(url: str, alert: Alert, service: str) -> set[str]:
+    """Metric discovery through the real connector against the real Prometheus."""
+    queries = load_ruleset(RULES).metric_queries(alert, [service])
+    p = plan(queries)
+    assert len(p.match_params()) > SERIES_CHUNK  # several requests, all accepted
+    window = TimeWindow(
+        start=datetime.fromtimestamp(START, UTC), end=datetime.fromtimestamp(END, UTC)
+    )
+    settings = PrometheusSettings(url=url)
+    async with build_client(settings) as client:
+        found = await PrometheusSource(client, settings).series(p.match_params(), window)
+    return {name.split(":")[0] for name in answerable(p, found)}
+
+
+async def test_discovery_finds_the_families_a_workload_has(prometheus: str) -> None:
+    """Prometheus accepts every selector of every shipped template as ``match[]``, and only the
+    families the workload really has can answer."""
+    pod = await _discover(prometheus, f.alert("HighCPU", namespace="shop", pod=POD), "api")
+    assert pod == {"cpu", "cpu_throttling", "memory", "fds", "disk"}
+    otel = await _discover(prometheus, f.alert("HighErrorRate", service="otel-rpc"), "otel-rpc")
+    assert {"request_rate", "error_ratio", "latency"} <= otel
+    assert "cpu" not in otel
+    assert (
+        await _discover(prometheus, f.alert("HighErrorRate", service="nobody"), "nobody") == set()
+    )

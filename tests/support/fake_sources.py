@@ -72,6 +72,17 @@ class FakeMetrics(Behaviour):
 
 
 @dataclass
+class FakeSeries(Behaviour):
+    """``/api/v1/series``: the label sets it holds, whatever the selectors (the caller matches)."""
+
+    label_sets: list[dict[str, str]] = field(default_factory=list)
+
+    async def series(self, matchers: Sequence[str], window: TimeWindow) -> list[dict[str, str]]:
+        await self.act(list(matchers), window)
+        return [dict(s) for s in self.label_sets]
+
+
+@dataclass
 class FakeRules(Behaviour):
     exprs: dict[str, str] = field(default_factory=dict)
 

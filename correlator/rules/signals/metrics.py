@@ -166,8 +166,10 @@ def traffic_surge(ctx: Context) -> SignalResult:
         if len(points) < 4:
             continue
         ref, test = split(ctx, points)
-        base = statistics.median(ref) if ref else 0.0
-        peak = statistics.median(test) if test else 0.0
+        if len(ref) < ctx.t.traffic_min_baseline or len(test) < 3:
+            continue  # a ratio over a handful of samples is noise, not a surge
+        base = statistics.median(ref)
+        peak = statistics.median(test)
         ratio = peak / base if base > 0 else (thr * 2 if peak > 0 else 0.0)
         if ratio < thr:
             continue

@@ -170,6 +170,15 @@ def test_traffic_surge_detects_request_rate_ratio() -> None:
     assert set(res.scores) == {"frontend"}
 
 
+def test_traffic_surge_needs_a_baseline_of_several_samples() -> None:
+    """Two samples before a rise are not a baseline: no surge is claimed from them (the same
+    rise over eight reference samples is one, see the test above)."""
+    short = series("frontend", "request_rate", [100.0, 102, 400, 410, 395, 405])
+    assert traffic_surge(ctx_of(metrics=[short])).scores == {}
+    long = series("frontend", "request_rate", [100.0, 102] * 4 + [400.0, 410, 395, 405])
+    assert set(traffic_surge(ctx_of(metrics=[long])).scores) == {"frontend"}
+
+
 def test_topology_pushes_blame_to_the_deepest_anomalous_dependency() -> None:
     c = ctx_of(traces=[shop.payment_fails(), shop.healthy()])
     prior = [error_origin(c), latency_origin(c), log_evidence(c)]
