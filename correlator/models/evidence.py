@@ -139,7 +139,45 @@ class Span(BaseModel):
 
     @property
     def is_error(self) -> bool:
-        return self.status is SpanStatus.ERROR
+        """Status ``ERROR``; or, with status left ``UNSET`` (instrumentations and Jaeger/Zipkin
+        clients that never set it), what the span's attributes say: the OpenTracing ``error``
+        tag, OTel's ``error.type``, an HTTP status >= 500 or a gRPC server-error code. ``OK``
+        set explicitly always wins."""
+        if self.status is not SpanStatus.UNSET:
+            return self.status is SpanStatus.ERROR
+        return failed_by_attributes(self.attributes)
+
+
+
+_HTTP_STATUS = ("http.response.status_code", "http.status_code")
+# OTel semconv: the gRPC codes a server span marks as an error (UNKNOWN, DEADLINE_EXCEEDED,
+# UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS); NotFound and the like are the client's.
+_GRPC_SERVER_ERRORS = frozenset({2, 4, 12, 13, 14, 15})
+
+
+def failed_by_attributes(attrs: Attributes) -> bool:
+    """A span whose status was never set, judged by the attributes that conventions use."""
+    flag = attrs.get("error")
+    if flag is True or (isinstance(flag, str) and flag.lower() == "true"):
+        return True
+    if isinstance(attrs.get("error.type"), str) and attrs["error.type"]:
+        return True
+    for key in _HTTP_STATUS:
+        code = _int(attrs.get(key))
+        if code is not None and code >= 500:
+            return True
+    grpc = _int(attrs.get("rpc.grpc.status_code"))
+    return grpc in _GRPC_SERVER_ERRORS
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
 
 
 class Trace(BaseModel):

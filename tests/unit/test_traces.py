@@ -182,3 +182,42 @@ def test_deep_traces_are_bounded() -> None:
     a = analyze(Trace(trace_id=TID, spans=spans))
     assert a.root_error_span_id == sid(f"{1499:x}")
     assert len(a.critical_path) <= 300
+
+
+@pytest.mark.parametrize(
+    ("attrs", "failed"),
+    [
+        ({"error": True}, True),  # OpenTracing / Jaeger client tag
+        ({"error": "true"}, True),  # Zipkin string tag
+        ({"error.type": "java.net.SocketTimeoutException"}, True),  # OTel semconv
+        ({"http.status_code": 503}, True),  # OTel before semconv 1.23
+        ({"http.response.status_code": "500"}, True),
+        ({"rpc.grpc.status_code": 14}, True),  # UNAVAILABLE
+        ({"http.status_code": 404}, False),
+        ({"rpc.grpc.status_code": 5}, False),  # NOT_FOUND: the client's
+        ({"error": False}, False),
+        ({}, False),
+    ],
+)
+def test_an_unset_status_is_judged_by_the_attributes(attrs: Attributes, failed: bool) -> None:
+    assert span("1", None, "cart", 0, 10, kind=SpanKind.SERVER, attrs=attrs).is_error is failed
+
+
+def test_status_set_by_the_instrumentation_wins_over_attributes() -> None:
+    ok = span("1", None, "cart", 0, 10, attrs={"http.status_code": 503})
+    assert ok.model_copy(update={"status": SpanStatus.OK}).is_error is False
+
+
+def test_error_origin_found_from_http_status_when_no_status_is_set() -> None:
+    """Jaeger/Zipkin-instrumented services leave the status unset and tag the HTTP code."""
+    tr = Trace(
+        trace_id=TID,
+        spans=[
+            span(
+                "1", None, "frontend", 0, 100, kind=SpanKind.SERVER, attrs={"http.status_code": 500}
+            ),
+            span("2", "1", "frontend", 5, 90, kind=SpanKind.CLIENT, attrs={"error": "true"}),
+            span("3", "2", "cart", 10, 80, kind=SpanKind.SERVER, attrs={"http.status_code": 500}),
+        ],
+    )
+    assert analyze(tr).root_error_span_id == sid("3")
