@@ -148,7 +148,6 @@ class Span(BaseModel):
         return failed_by_attributes(self.attributes)
 
 
-
 _HTTP_STATUS = ("http.response.status_code", "http.status_code")
 # OTel semconv: the gRPC codes a server span marks as an error (UNKNOWN, DEADLINE_EXCEEDED,
 # UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS); NotFound and the like are the client's.
