@@ -25,7 +25,7 @@ from functools import lru_cache
 from correlator.models import MetricQuery
 from correlator.wire.promql import Matcher, Selector, parse_selectors
 
-MAX_SELECTORS = 400  # per discovery call; more and the templates simply all run
+MAX_SELECTORS = 1000  # per discovery (SERIES_CHUNK per request); more and every template runs
 
 
 @dataclass(frozen=True)

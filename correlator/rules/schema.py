@@ -52,6 +52,7 @@ class MetricSignal(StrEnum):
     RESTARTS = "restarts"
     FDS = "fds"
     PACKET_DROPS = "packet_drops"
+    TARGETS_DOWN = "targets_down"
     REQUEST_RATE = "request_rate"
     ERROR_RATIO = "error_ratio"
     LATENCY = "latency"

@@ -262,6 +262,7 @@ def _resource_families(om: Series) -> None:
     om.gauge("process_max_fds", pod, 1000, 1000)
     om.gauge("process_resident_memory_bytes", pod, 1e8, 5e8)
     om.counter("process_cpu_seconds", pod, (0.1, 0.8))
+    om.gauge("up", pod, 1, 0)  # the pod's target stops answering at onset
     cadvisor = {"container": "api", "device": "/dev/vda1", "id": "/kubepods/pod1/abc"}
     cadvisor |= {"image": "api:1", "name": "abc", "namespace": "shop", "pod": POD}
     om.gauge("container_fs_usage_bytes", cadvisor, 1e9, 9e9)
@@ -377,7 +378,7 @@ def test_each_family_gives_p95_latency_in_seconds(prometheus: str, service: str)
 def test_an_absent_family_yields_nothing(prometheus: str) -> None:
     queries = _queries(f.alert("HighErrorRate", service="nobody"), "nobody")
     names = ("error_ratio", "request_rate", "latency", "memory", "fds", "disk", "cpu")
-    for name in (*names, "cpu_throttling"):
+    for name in (*names, "cpu_throttling", "targets_down"):
         assert _query(prometheus, queries[name]) == {}, name
 
 
@@ -397,6 +398,7 @@ def test_pod_named_process_and_cadvisor_series_give_the_workloads_resources(
     assert _query(prometheus, queries["fds"]) == pytest.approx({"before": 0.1, "after": 0.9})
     assert _query(prometheus, queries["disk"]) == pytest.approx({"before": 0.1, "after": 0.9})
     assert _query(prometheus, queries["memory"]) == pytest.approx({"before": 1e8, "after": 5e8})
+    assert _query(prometheus, queries["targets_down"]) == {"before": 0.0, "after": 1.0}
     cpu = _query(prometheus, queries["cpu"])
     assert cpu["before"] == pytest.approx(0.1, abs=0.01)
     assert cpu["after"] == pytest.approx(0.8, abs=0.01)
@@ -428,7 +430,7 @@ async def test_discovery_finds_the_families_a_workload_has(prometheus: str) -> N
     """Prometheus accepts every selector of every shipped template as ``match[]``, and only the
     families the workload really has can answer."""
     pod = await _discover(prometheus, f.alert("HighCPU", namespace="shop", pod=POD), "api")
-    assert pod == {"cpu", "cpu_throttling", "memory", "fds", "disk"}
+    assert pod == {"cpu", "cpu_throttling", "memory", "fds", "disk", "targets_down"}
     otel = await _discover(prometheus, f.alert("HighErrorRate", service="otel-rpc"), "otel-rpc")
     assert {"request_rate", "error_ratio", "latency"} <= otel
     assert "cpu" not in otel

@@ -25,6 +25,7 @@ RESOURCE_TAG = {
     MetricSignal.RESTARTS.value: "restarts",
     MetricSignal.FDS.value: "socket",
     MetricSignal.PACKET_DROPS.value: "packet_drops",
+    MetricSignal.TARGETS_DOWN.value: "unreachable",  # its scrape targets stopped answering
 }
 
 

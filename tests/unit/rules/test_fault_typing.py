@@ -193,6 +193,16 @@ def test_resource_rise_beside_failures_located_elsewhere_stays_a_resource_fault(
     assert typed["checkout"] == FaultType.RESOURCE_CPU
 
 
+def test_scrape_targets_going_down_is_dependency_down(ruleset: RuleSet) -> None:
+    """A process that stops answering often logs nothing and leaves no span: ``up`` falling to
+    0 for its targets is the evidence (``targets_down``), typed like refused connections."""
+    traces = [shop.healthy() for _ in range(2)] + [shop.payment_slow(300) for _ in range(2)]
+    down = series("payment", "targets_down", [0.0] * 12 + [1.0] * 8)
+    assert _typed(ruleset, traces, metrics=[down]) == ("payment", FaultType.DEPENDENCY_DOWN)
+    flapping = series("payment", "targets_down", [0.0] * 12 + [0.1] * 8)  # under the floor
+    assert _typed(ruleset, traces, metrics=[flapping])[1] != FaultType.DEPENDENCY_DOWN
+
+
 def test_restarts_keep_memory_even_beside_network_time(ruleset: RuleSet) -> None:
     """Restarts (OOM kills) are a memory fault's own evidence, whatever the latency shape."""
     restarts = series("payment", "restarts", [0.0] * 12 + [3.0] * 8)
