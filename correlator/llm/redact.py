@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -352,3 +352,13 @@ def redact_model(model: M, redactor: Redactor) -> M:
     the evidence stage), so storage, notes, prompts and logs only ever see the redacted copy.
     """
     return type(model).model_validate(redactor.tree(model.model_dump(mode="python")))
+
+
+def redact_models(models: Sequence[M], redactor: Redactor) -> list[M]:
+    """``redact_model`` over several models in one walk: the alerts of one notification share
+    most labels, annotations and the generator URL, and each distinct string is redacted once
+    (the counts are per occurrence, as with one call per model)."""
+    memo: dict[str, Redacted] = {}
+    return [
+        type(m).model_validate(redactor._tree(m.model_dump(mode="python"), memo)) for m in models
+    ]

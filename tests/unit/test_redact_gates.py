@@ -95,3 +95,19 @@ def test_tree_returns_plain_strings_for_str_subclasses() -> None:
     assert out == {"kind": "trace", "kinds": ["trace"]}
     assert type(out["kind"]) is str
     assert type(out["kinds"][0]) is str
+
+
+def test_redact_models_equals_one_redact_model_per_model() -> None:
+    from datetime import UTC, datetime
+
+    from correlator.llm.redact import redact_model, redact_models
+    from correlator.models import Deploy
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    text = "password=hunter2hunter2 ok"
+    deploys = [
+        Deploy(service="checkout", version=f"v{n}", time=at, description=text) for n in range(3)
+    ]
+    one, many = Redactor(), Redactor()
+    assert [redact_model(d, one) for d in deploys] == redact_models(deploys, many)
+    assert one.snapshot() == many.snapshot() == {"password": 3}
