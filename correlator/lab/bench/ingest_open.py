@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -128,4 +129,5 @@ def _open_figures(out: dict[str, Any], rate: float, seconds: float) -> dict[str,
         "service_p99_ms": round(percentile(service, 99) * 1000, 2) if service else None,
         "late_p99_ms": round(percentile(late, 99) * 1000, 2) if late else None,
         "late_max_ms": round(max(late) * 1000, 2) if late else None,
+        "error_kinds": dict(sorted(Counter(out["errors"]).items())),  # exception or status
     }
