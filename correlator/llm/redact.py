@@ -25,6 +25,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -285,6 +286,9 @@ def redact(text: str, *, emails: bool = False) -> Redacted:
     return Redacted(out, dict(counts))
 
 
+_LEAVES = frozenset({float, int, bool, type(None), datetime})  # nothing to redact inside
+
+
 @dataclass
 class Redactor:
     """Accumulates counts over many texts (one per investigation)."""
@@ -314,6 +318,8 @@ class Redactor:
             return {self._memo_text(str(k), memo): self._tree(v, memo) for k, v in obj.items()}
         if type(obj) is list or type(obj) is tuple:
             return [self._tree(v, memo) for v in obj]
+        if type(obj) in _LEAVES:  # metric samples: thousands of floats per bundle
+            return obj
         if isinstance(obj, str):
             return self._memo_text(obj, memo)
         if isinstance(obj, Mapping):
