@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -87,6 +88,15 @@ class CircuitOpen(BackendUnavailable):
     """The backend's breaker is open: the call was not attempted (never retried)."""
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS context every backend client shares: what httpx would build for each client
+    (``verify=True``, ``trust_env=False``: system defaults and certifi's CA bundle), built once
+    per process. Loading the CA bundle costs ~25 ms of CPU, which each client paid every time
+    a runtime was opened (every ``investigate_once``: eval, replay and bench cases)."""
+    return httpx.create_ssl_context(verify=True, trust_env=False)
+
+
 def build_client(
     settings: BackendSettings,
     *,
@@ -108,6 +118,7 @@ def build_client(
         ),
         follow_redirects=False,
         trust_env=False,
+        verify=tls_context(),
         transport=transport,
     )
 

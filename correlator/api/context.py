@@ -53,6 +53,12 @@ def get_context(request: Request) -> AppContext:
     return ctx
 
 
+async def app_context(request: Request) -> AppContext:
+    """``get_context`` as an async dependency, for the intake routes: FastAPI runs a sync
+    dependency in its thread pool, a thread round trip per request for a dictionary lookup."""
+    return get_context(request)
+
+
 def _check_bearer(request: Request, token: SecretStr | None) -> bool:
     if token is None:
         return True
@@ -63,8 +69,11 @@ def _check_bearer(request: Request, token: SecretStr | None) -> bool:
     return scheme.lower() == "bearer" and ok
 
 
-def require_webhook_token(request: Request) -> None:
-    """``Authorization: Bearer <CORRELATOR_WEBHOOK_TOKEN>`` when the token is set (else open)."""
+async def require_webhook_token(request: Request) -> None:
+    """``Authorization: Bearer <CORRELATOR_WEBHOOK_TOKEN>`` when the token is set (else open).
+
+    Async although it never awaits: it runs on the event loop instead of in the thread pool
+    (intake's hot path; the throttle's state is then only touched from the loop)."""
     ctx = get_context(request)
     if ctx.settings.webhook_token is not None:
         ctx.throttle.check(request)

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from correlator.api.context import (
     AppContext,
+    app_context,
     body_schema,
     get_context,
     intake_write,
@@ -49,7 +50,7 @@ class DeployPage(BaseModel):
         503: {"description": "the store cannot write (e.g. disk full): nothing stored, retry"},
     },
 )
-async def create_deploy(request: Request, ctx: AppContext = Depends(get_context)) -> DeployCreated:
+async def create_deploy(request: Request, ctx: AppContext = Depends(app_context)) -> DeployCreated:
     """Record a deploy (service, version, commit, time...) for the deploy-marker evidence."""
     deploy = validate(Deploy, parse_json(await read_body(request, ctx.settings.body_limit_bytes)))
     # redacted as it enters: stored, shown and noted only without secrets (D6)

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -214,24 +215,78 @@ def _kv_kind(m: re.Match[str]) -> str | None:
     return "secret"
 
 
+# Gates: a cheap necessary condition per pattern (a literal every match contains, the
+# separator it needs, or its minimum length). A text that fails a pattern's gate cannot match
+# it, so the regex is not run: most evidence strings (label names and values, span names,
+# timestamps) fail every gate, and the result is the same as running every pattern.
+# ``tests/unit/test_redact_gates.py`` checks each gate against its pattern.
+Gate = Callable[[str], bool]
+_KV_HINT = re.compile(r"(?i:secret|key|token|credential|pass|pwd|sig)")  # in every _KV name
+_KV_WORDS = ("secret", "key", "token", "credential", "pass", "pwd", "sig")
+_HEADER_HINT = re.compile(r"(?i:authorization|cookie|api-key|auth-token|security-token)")
+_HEADER_WORDS = ("authorization", "cookie", "api-key", "auth-token", "security-token")
+
+
+def _has_word(text: str, words: tuple[str, ...], hint: re.Pattern[str]) -> bool:
+    """Whether ``text`` contains one of ``words`` ignoring case, as ``hint`` (the same words
+    under ``(?i:...)``) decides. ASCII text takes the fast path: ``lower()`` folds ASCII exactly
+    as the regex does; other text keeps the regex, whose case folding also matches e.g. the
+    Kelvin sign and the long s."""
+    if text.isascii():
+        low = text.lower()
+        return any(w in low for w in words)
+    return hint.search(text) is not None
+
+
+def _kv_gate(text: str) -> bool:
+    return ("=" in text or ":" in text) and _has_word(text, _KV_WORDS, _KV_HINT)
+
+
+def _header_gate(text: str) -> bool:
+    return ("=" in text or ":" in text) and _has_word(text, _HEADER_WORDS, _HEADER_HINT)
+
+
+def _min_len(n: int) -> Gate:
+    return lambda text: len(text) >= n
+
+
+def _has(*literals: str) -> Gate:
+    return lambda text: all(lit in text for lit in literals)
+
+
+# (pattern, gate, kind) in the order they apply; cards and e-mail addresses come last
+_STEPS: tuple[tuple[re.Pattern[str], Gate, Callable[[re.Match[str]], str | None]], ...] = (
+    (_PEM, _has("-----BEGIN "), lambda m: "private_key"),
+    (_JWT, _has("eyJ"), lambda m: "jwt"),
+    (_URL_PASSWORD, _has("://", "@"), lambda m: "password"),
+    (_WEBHOOK_URL, _has("://"), lambda m: "webhook_url"),
+    (_HEADER, _header_gate, _header_kind),
+    (_AUTH_SCHEME, _min_len(14), lambda m: m.group("scheme").lower()),  # Token + " " + 8
+    (_API_KEY, _min_len(15), lambda m: "api_key"),  # shortest: ``xox?-``/``xapp-`` + 10
+    (_KV, _kv_gate, _kv_kind),
+    (_AWS_SECRET, _min_len(40), lambda m: "aws_secret"),
+)
+_CARD_GATE = _min_len(13)  # 13 digits
+_EMAIL_GATE = _has("@")
+
+
 def redact(text: str, *, emails: bool = False) -> Redacted:
     """Replace every secret in ``text`` by a typed placeholder; count them per type."""
     counts: Counter[str] = Counter()
     if not text:
         return Redacted(text, {})
-    out = _sub(_PEM, text, counts, lambda m: "private_key")
-    out = _sub(_JWT, out, counts, lambda m: "jwt")
-    out = _sub(_URL_PASSWORD, out, counts, lambda m: "password")
-    out = _sub(_WEBHOOK_URL, out, counts, lambda m: "webhook_url")
-    out = _sub(_HEADER, out, counts, _header_kind)
-    out = _sub(_AUTH_SCHEME, out, counts, lambda m: m.group("scheme").lower())
-    out = _sub(_API_KEY, out, counts, lambda m: "api_key")
-    out = _sub(_KV, out, counts, _kv_kind)
-    out = _sub(_AWS_SECRET, out, counts, lambda m: "aws_secret")
-    out = _CARD.sub(_card_repl(counts), out)
-    if emails:
+    out = text if type(text) is str else str.__str__(text)  # a str, as ``re.sub`` returns
+    for pattern, gate, kind in _STEPS:
+        if gate(out):
+            out = _sub(pattern, out, counts, kind)
+    if _CARD_GATE(out):
+        out = _CARD.sub(_card_repl(counts), out)
+    if emails and _EMAIL_GATE(out):
         out = _sub(_EMAIL, out, counts, lambda m: "email")
     return Redacted(out, dict(counts))
+
+
+_LEAVES = frozenset({float, int, bool, type(None), datetime})  # nothing to redact inside
 
 
 @dataclass
@@ -243,21 +298,46 @@ class Redactor:
 
     def text(self, text: str) -> str:
         r = redact(text, emails=self.emails)
-        self.counts.update(r.counts)
+        if r.counts:
+            self.counts.update(r.counts)
         return r.text
 
     def tree(self, obj: object) -> object:
         """Redact every string inside nested dicts/lists/tuples (keys included)."""
-        if isinstance(obj, str):
-            return self.text(obj)
-        if isinstance(obj, Mapping):
-            return {self.text(str(k)): self.tree(v) for k, v in obj.items()}
-        if isinstance(obj, list | tuple):
-            return [self.tree(v) for v in obj]
-        return obj
+        return self._tree(obj, {})
 
     def mapping(self, obj: Mapping[str, object]) -> dict[str, object]:
-        return {self.text(str(k)): self.tree(v) for k, v in obj.items()}
+        memo: dict[str, Redacted] = {}
+        return {self._memo_text(str(k), memo): self._tree(v, memo) for k, v in obj.items()}
+
+    def _tree(self, obj: object, memo: dict[str, Redacted]) -> object:
+        # exact types first (what ``model_dump`` builds): ``isinstance(obj, Mapping)`` is slow
+        if type(obj) is str:
+            return self._memo_text(obj, memo)
+        if type(obj) is dict:
+            return {self._memo_text(str(k), memo): self._tree(v, memo) for k, v in obj.items()}
+        if type(obj) is list or type(obj) is tuple:
+            return [self._tree(v, memo) for v in obj]
+        if type(obj) in _LEAVES:  # metric samples: thousands of floats per bundle
+            return obj
+        if isinstance(obj, str):
+            return self._memo_text(obj, memo)
+        if isinstance(obj, Mapping):
+            return {self._memo_text(str(k), memo): self._tree(v, memo) for k, v in obj.items()}
+        if isinstance(obj, list | tuple):
+            return [self._tree(v, memo) for v in obj]
+        return obj
+
+    def _memo_text(self, text: str, memo: dict[str, Redacted]) -> str:
+        """``text`` for one walk: a bundle repeats the same keys and label values thousands of
+        times, so each distinct string is redacted once (``redact`` is pure); the counts still
+        grow once per occurrence, as if each were redacted. The memo lives for one walk only."""
+        r = memo.get(text)
+        if r is None:
+            r = memo[text] = redact(text, emails=self.emails)
+        if r.counts:
+            self.counts.update(r.counts)
+        return r.text
 
     def snapshot(self) -> dict[str, int]:
         return dict(sorted(self.counts.items()))
@@ -278,3 +358,13 @@ def redact_model(model: M, redactor: Redactor) -> M:
     the evidence stage), so storage, notes, prompts and logs only ever see the redacted copy.
     """
     return type(model).model_validate(redactor.tree(model.model_dump(mode="python")))
+
+
+def redact_models(models: Sequence[M], redactor: Redactor) -> list[M]:
+    """``redact_model`` over several models in one walk: the alerts of one notification share
+    most labels, annotations and the generator URL, and each distinct string is redacted once
+    (the counts are per occurrence, as with one call per model)."""
+    memo: dict[str, Redacted] = {}
+    return [
+        type(m).model_validate(redactor._tree(m.model_dump(mode="python"), memo)) for m in models
+    ]

@@ -71,3 +71,50 @@ def test_request_counter_counts_repeats_and_distinct_queries() -> None:
     assert snap["total"] == 4
     assert snap["distinct"] == 3
     assert snap["by_backend"] == {"prometheus": 3, "tempo": 1}
+
+
+def _ingest_run(**extra: Any) -> dict[str, Any]:
+    run = {
+        "senders": 50,
+        "seconds": 20.0,
+        "accepted": 1000,
+        "webhooks_per_s": 50.0,
+        "p50_ms": 12.5,
+        "p99_ms": 80.25,
+        "errors": 0,
+        "missing": 0,
+        "no_loss": True,
+        "running_median": 4,
+        "worker_processes": 1,
+    }
+    return {**run, **extra}
+
+
+def test_ingest_reports_closed_and_open_loop_separately(tmp_path: Path) -> None:
+    doc = _doc(1.0)
+    closed = _ingest_run()
+    opened = _ingest_run(
+        offered_per_s=100.0, sent=2000, max_ms=300.5, service_p50_ms=9.5, late_p99_ms=4.0
+    )
+    doc["figures"] = {
+        "ingest": {
+            "goal": "fast",
+            "elapsed_s": 50.0,
+            "runs": [closed],
+            "median": closed,
+            "no_loss": True,
+            "open_loop": {
+                "runs": [opened],
+                "median": opened,
+                "offered_per_s": 100.0,
+                "no_loss": True,
+            },
+        }
+    }
+    md = tmp_path / "b.md"
+    write_outputs(doc, md, tmp_path / "b.json")
+    text = md.read_text("utf-8")
+    assert "Closed loop" in text
+    assert "| 1 | 50 | 20 | 1000 | 50 | 12.5 | 80.25 | 0 | 0 | yes | 4 | 1 |" in text
+    assert "100 webhooks/s offered" in text
+    assert "| 1 | 2000 | 1000 | 50 | 12.5 | 80.25 | 300.5 | 9.5 | - | 4 | 0 | 0 | yes |" in text

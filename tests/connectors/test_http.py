@@ -10,7 +10,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors._http import BackendClient, CircuitOpen, build_client, parse_retry_after
+from connectors._http import (
+    BackendClient,
+    CircuitOpen,
+    build_client,
+    parse_retry_after,
+    tls_context,
+)
 from correlator.deadline import deadline_scope
 from correlator.errors import (
     BackendBadResponse,
@@ -308,6 +314,17 @@ async def test_build_client_applies_settings() -> None:
         assert client.timeout.read == 4.0
         assert client.timeout.connect == 2.0
         assert (await client.get("/ready")).status_code == 204
+
+
+def test_clients_share_one_verifying_tls_context() -> None:
+    """Built once per process (loading the CA bundle is the expensive part), and verifying:
+    certificates required, host names checked."""
+    import ssl
+
+    ctx = tls_context()
+    assert tls_context() is ctx
+    assert ctx.verify_mode is ssl.CERT_REQUIRED
+    assert ctx.check_hostname
 
 
 async def test_json_mislabelled_as_html_is_still_json(fake_time: FakeTime) -> None:

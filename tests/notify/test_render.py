@@ -11,6 +11,7 @@ import pytest
 
 from correlator.models import AlertStatus, Investigation
 from correlator.notes import NoteRenderer, pagerduty_dedup_key
+from correlator.notes.view import safe_link
 from tests.notify import factory
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -135,3 +136,13 @@ def test_many_long_links_stay_within_slack_limits_without_cutting_a_link() -> No
     thread = r.slack_thread(inv, phase="rules")
     assert len(thread.blocks) > 1
     assert "…and 30 more on" in thread.blocks[-1]["text"]["text"]
+
+
+@pytest.mark.parametrize("space", [" ", "\t", "\n", "\x1c", "\x85", "\xa0", "\u2028", "\u3000"])
+def test_a_link_with_any_whitespace_is_dropped(space: str) -> None:
+    """``safe_link`` drops a link holding any character ``str.isspace`` calls whitespace."""
+    assert space.isspace()
+    assert safe_link(f"https://grafana.example/explore?q=a{space}b") is None
+    assert safe_link("https://grafana.example/explore?q=a%20b") == (
+        "https://grafana.example/explore?q=a%20b"
+    )

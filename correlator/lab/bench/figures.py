@@ -8,6 +8,7 @@ from typing import Any
 
 from correlator.lab.bench.first_note import first_note_case
 from correlator.lab.bench.ingest import run_ingest
+from correlator.lab.bench.ingest_open import run_ingest_open
 from correlator.lab.bench.llm_vs_naive import MODEL, llm_case
 from correlator.lab.bench.plan import STORM_SCENARIO, BenchPlan, Log
 from correlator.lab.bench.replay_tp import run_replay_throughput
@@ -52,6 +53,27 @@ def ingest(plan: BenchPlan, root: Path, log: Log) -> dict[str, Any]:
         "ingest",
     )
     out["scenario"] = STORM_SCENARIO
+    out["no_loss"] = all(r["no_loss"] for r in out["runs"])
+    out["open_loop"] = _ingest_open(plan, root, log)
+    return out
+
+
+def _ingest_open(plan: BenchPlan, root: Path, log: Log) -> dict[str, Any]:
+    """The same set-up at a fixed offered rate, latency from each request's scheduled time."""
+    out = _repeat(
+        plan.runs,
+        lambda: run_ingest_open(
+            root / STORM_SCENARIO,
+            senders=plan.senders,
+            rate=plan.ingest_open_rate,
+            seconds=plan.ingest_seconds,
+            worker_processes=plan.worker_processes,
+            latency_ms=plan.latency_ms,
+        ),
+        log,
+        "ingest open loop",
+    )
+    out["offered_per_s"] = plan.ingest_open_rate
     out["no_loss"] = all(r["no_loss"] for r in out["runs"])
     return out
 

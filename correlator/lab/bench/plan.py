@@ -31,6 +31,7 @@ class BenchPlan:
     runs: int = 3
     senders: int = 50
     ingest_seconds: float = 20.0
+    ingest_open_rate: float = 100.0  # open loop: webhooks/s offered by the senders together
     worker_processes: int = 1
     latency_ms: float = 50.0
     first_note_scenarios: tuple[str, ...] = FIRST_NOTE_SCENARIOS
@@ -53,6 +54,7 @@ class BenchPlan:
             runs=1,
             senders=5,
             ingest_seconds=2.0,
+            ingest_open_rate=10.0,
             first_note_scenarios=("no-exemplars-quote-errors",),
             llm_scenarios=("no-exemplars-quote-errors",),
             storm_alerts=40,

@@ -91,7 +91,58 @@ def _ingest(fig: dict[str, Any]) -> list[str]:
         "running (median)",
         "worker processes",
     ]
-    return _table(hdr, rows)
+    out = [
+        "Closed loop (each sender posts again as soon as it is answered):",
+        "",
+        *_table(hdr, rows),
+    ]
+    if "open_loop" in fig:
+        out += ["", *_ingest_open(fig["open_loop"])]
+    return out
+
+
+_OPEN_KEYS = (
+    "sent",
+    "accepted",
+    "webhooks_per_s",
+    "p50_ms",
+    "p99_ms",
+    "max_ms",
+    "service_p50_ms",
+    "service_p99_ms",
+    "late_p99_ms",
+    "errors",
+    "missing",
+)
+
+
+def _ingest_open(fig: dict[str, Any]) -> list[str]:
+    runs = fig["runs"]
+    rows = [[n + 1, *(r.get(k) for k in _OPEN_KEYS), r["no_loss"]] for n, r in enumerate(runs)]
+    m = fig["median"]
+    rows.append(["median", *(m.get(k) for k in _OPEN_KEYS), fig["no_loss"]])
+    hdr = [
+        "run",
+        "sent",
+        "202s",
+        "webhooks/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "p50 ms from send",
+        "p99 ms from send",
+        "send late p99 ms",
+        "errors",
+        "lost",
+        "no loss",
+    ]
+    senders = runs[0]["senders"] if runs else "?"
+    intro = (
+        f"Open loop: {senders} senders on a fixed schedule, {_f(fig['offered_per_s'])} webhooks/s"
+        " offered in total; latency from each request's scheduled send time (a send delayed by"
+        " the previous answer counts its delay):"
+    )
+    return [intro, "", *_table(hdr, rows)]
 
 
 def _first_note(fig: dict[str, Any]) -> list[str]:
