@@ -12,7 +12,10 @@ from correlator.models import (
     AlertmanagerWebhook,
     AlertStatus,
     Deploy,
+    EvidenceBundle,
     InvestigationStatus,
+    MetricSeries,
+    TimeWindow,
 )
 from correlator.store import SqlStore
 
@@ -59,6 +62,32 @@ async def test_create_or_get_is_idempotent_per_fingerprint_and_start(store: SqlS
     assert created_other
     assert other.id != inv.id
     assert await store.count() == 2
+
+
+async def test_nan_and_inf_samples_are_stored_and_read_back(store: SqlStore) -> None:
+    """Prometheus answers "NaN"/"+Inf" samples (a ratio over zero traffic): PostgreSQL's json
+    type refuses bare NaN tokens, so the document must be standard JSON and read back the same."""
+    inv, _ = await store.create_or_get(firing())
+    claimed = await store.claim_next("w1", 30)
+    assert claimed is not None
+    nan, inf = float("nan"), float("inf")
+    series = MetricSeries(
+        evidence_id="metric:error_ratio:cart",
+        name="error_ratio:cart",
+        query="q",
+        points=[(1.0, nan), (2.0, inf), (3.0, -inf), (4.0, 0.5)],
+    )
+    window = TimeWindow(start=inv.alert.starts_at, end=inv.alert.starts_at + timedelta(minutes=5))
+    bundle = EvidenceBundle(
+        alert=inv.alert, window=window, onset=inv.alert.starts_at, metrics=[series]
+    )
+    assert await store.save(claimed.model_copy(update={"evidence": bundle}), owner="w1")
+    got = await store.get(inv.id)
+    assert got is not None
+    assert got.evidence is not None
+    values = [v for _, v in got.evidence.metrics[0].points]
+    assert values[0] != values[0]  # NaN
+    assert values[1:] == [inf, -inf, 0.5]
 
 
 async def test_concurrent_create_or_get_yields_one_row(store: SqlStore) -> None:
