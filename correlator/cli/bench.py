@@ -20,6 +20,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--only", action="append", choices=FIGURES, default=None, help="run only this figure"
     )
     p.add_argument("--all-scenarios", action="store_true", help="first note on every scenario")
+    p.add_argument(
+        "--storm-worker-processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes of the storm figure (default 1)",
+    )
     p.set_defaults(func=_bench)
 
 
@@ -39,6 +46,8 @@ def _bench(args: argparse.Namespace) -> int:
         changes["runs"] = max(1, args.runs)
     if args.only:
         changes["only"] = tuple(args.only)
+    if args.storm_worker_processes is not None:
+        changes["storm_worker_processes"] = max(1, args.storm_worker_processes)
     if args.all_scenarios:
         changes["first_note_scenarios"] = tuple(p.name for p in discover(scenarios_dir()))
     plan = dataclasses.replace(plan, **changes)  # type: ignore[arg-type]

@@ -137,7 +137,7 @@ def storm(plan: BenchPlan, root: Path, log: Log) -> dict[str, Any]:
             groups=plan.storm_groups,
             window=plan.storm_window,
             drain_cap=plan.storm_drain_cap,
-            worker_processes=plan.worker_processes,
+            worker_processes=plan.storm_worker_processes,
             latency_ms=plan.latency_ms,
         )
 

@@ -41,6 +41,7 @@ class BenchPlan:
     storm_window: float = 10.0
     storm_runs: int = 1
     storm_drain_cap: float = 180.0
+    storm_worker_processes: int = 1  # --storm-worker-processes: 2 uses both cores, +1 process
     replay_items: int = 100
     replay_jobs: int = 8
     replay_runs: int = 1
