@@ -10,12 +10,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from connectors._client import tls_context
 from connectors._http import (
     BackendClient,
     CircuitOpen,
     build_client,
     parse_retry_after,
-    tls_context,
 )
 from correlator.deadline import deadline_scope
 from correlator.errors import (
