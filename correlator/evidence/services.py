@@ -103,13 +103,8 @@ class ServiceEvidence:
             service=services[0] if len(services) == 1 else None,
         )
         found = await self.rec.call(probe, lambda: source.series(match, window))
-        if found is None:  # every template runs, as without discovery: nothing goes unchecked
-            ev = self.rec.items[probe.id]
-            ev.summary = (
-                f"discovery unavailable ({ev.error or ev.status.value}); every template ran"
-            )
-            ev.status, ev.error = EvidenceStatus.NO_DATA, None
-            return None
+        if found is None:
+            return None  # discovery failed: every template runs, as without it
         ok = discovery.answerable(plan, found)
         self.rec.summarise(probe.id, discovery.summary(queries, ok))
         return ok
